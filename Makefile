@@ -1,0 +1,53 @@
+# One set of commands for people, CI and the README.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+WORKERS ?= 1
+
+.PHONY: serve test lint fmt openapi schema bench fuzz soak install clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP) ## create .venv and install the project with its dev tools
+
+serve: $(STAMP) ## serve the API with demo data on the embedded PostgreSQL
+	$(BIN)/claims serve --host $(HOST) --port $(PORT) --workers $(WORKERS)
+
+test: $(STAMP) ## the whole test suite (embedded PostgreSQL unless CLAIMS_TEST_DATABASE_URL is set)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP) ## ruff and mypy --strict
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+fmt: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+openapi: $(STAMP) ## export openapi/openapi.json
+	$(BIN)/claims export-openapi openapi/openapi.json
+
+schema: $(STAMP) ## export schema/schema.graphql
+	$(BIN)/claims export-schema schema/schema.graphql
+
+bench: $(STAMP) ## the benchmark suite (see bench/README.md)
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+fuzz: $(STAMP) ## schemathesis CLI against a live server for FUZZ_MINUTES (default 10)
+	bash scripts/fuzz.sh
+
+soak: $(STAMP) ## long reliability runs
+	CLAIMS_SOAK=1 $(BIN)/python -m pytest tests/reliability -m soak $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) .claims .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,71 @@
+"""Settings: every one is an environment variable `CLAIMS_…`, documented in the README.
+
+A test (tests/test_readme.py) fails when a setting here is missing from the README.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import MISSING, dataclass, field, fields
+from pathlib import Path
+
+
+def _bool(value: str) -> bool:
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the app reads from its environment; `from_env` is the only constructor the app uses."""
+
+    database_url: str | None = None  # CLAIMS_DATABASE_URL: a PostgreSQL URL; unset → embedded server
+    data_dir: Path = Path(".claims")  # CLAIMS_DATA_DIR: where the embedded server keeps its data
+    load_demo: bool = True  # CLAIMS_LOAD_DEMO: load the demo article on first start
+    statement_timeout_ms: int = 5000  # CLAIMS_STATEMENT_TIMEOUT_MS
+    request_timeout_s: float = 15.0  # CLAIMS_REQUEST_TIMEOUT_S
+    pool_min_size: int = 2  # CLAIMS_POOL_MIN_SIZE
+    pool_max_size: int = 10  # CLAIMS_POOL_MAX_SIZE
+    max_body_bytes: int = 2_000_000  # CLAIMS_MAX_BODY_BYTES: cap for JSON bodies
+    max_import_line_bytes: int = 2_000_000  # CLAIMS_MAX_IMPORT_LINE_BYTES: cap per NDJSON line
+    require_key_for_reads: bool = False  # CLAIMS_REQUIRE_KEY_FOR_READS
+    rate_limit_per_minute: int = 600  # CLAIMS_RATE_LIMIT_PER_MINUTE: 0 turns rate limiting off
+    redis_url: str | None = None  # CLAIMS_REDIS_URL: keep rate-limit counters in Redis
+    cors_origins: tuple[str, ...] = field(default_factory=tuple)  # CLAIMS_CORS_ORIGINS: comma-separated
+    graphql_introspection: bool = True  # CLAIMS_GRAPHQL_INTROSPECTION
+    graphql_max_depth: int = 12  # CLAIMS_GRAPHQL_MAX_DEPTH
+    graphql_max_aliases: int = 30  # CLAIMS_GRAPHQL_MAX_ALIASES
+    graphql_max_tokens: int = 2000  # CLAIMS_GRAPHQL_MAX_TOKENS
+    graphql_max_cost: int = 50_000  # CLAIMS_GRAPHQL_MAX_COST
+    log_level: str = "INFO"  # CLAIMS_LOG_LEVEL
+    log_sql: bool = False  # CLAIMS_LOG_SQL: log every statement (never its parameters)
+    public_url: str | None = None  # CLAIMS_PUBLIC_URL: base for absolute links (Location, Link)
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        """Read every `CLAIMS_<FIELD>` that is set; the rest keep their defaults."""
+        env = dict(os.environ if environ is None else environ)
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            raw = env.get(env_name(f.name))
+            if raw is None or raw == "":
+                continue
+            default = None if f.default is MISSING else f.default
+            kind = type(default) if default is not None else str
+            if f.name == "cors_origins":
+                values[f.name] = tuple(o.strip() for o in raw.split(",") if o.strip())
+            elif f.name == "data_dir":
+                values[f.name] = Path(raw)
+            elif kind is bool:
+                values[f.name] = _bool(raw)
+            elif kind is int:
+                values[f.name] = int(raw)
+            elif kind is float:
+                values[f.name] = float(raw)
+            else:
+                values[f.name] = raw
+        return cls(**values)  # type: ignore[arg-type]
+
+
+def env_name(field_name: str) -> str:
+    """``env_name("database_url") == "CLAIMS_DATABASE_URL"``."""
+    return "CLAIMS_" + field_name.upper()

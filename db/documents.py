@@ -1,0 +1,371 @@
+"""Writing a source document: find what is known, add what is new, in one transaction.
+
+Identity rules (DESIGN.md): an entity is found again by id, external id, or any alias (case- and
+accent-insensitive); a source by URL, else by kind, title, publisher and date; a claim by its
+speakers and normalised content, so a second outlet printing the same quote adds an appearance.
+Writing the same document twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from db.database import Database, Traced
+from db.normalize import claim_fingerprint, name_norm, source_key
+from schema.documents import ClaimIn, EntityRef, SourceDocument, SourceRef
+
+log = logging.getLogger("claims.db")
+
+RETRIES = 8
+
+
+class DocumentError(Exception):
+    """The document cannot be written as given; ``field`` is the path of the offending field."""
+
+    def __init__(self, field: str, message: str, code: str = "invalid") -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+        self.code = code
+
+
+@dataclass
+class ClaimOutcome:
+    """What writing one claim did."""
+
+    id: int
+    created: bool
+    appearance_created: bool
+
+
+@dataclass
+class WriteResult:
+    """What writing a document did; ``changed`` is false when everything was known already."""
+
+    source_id: int
+    source_created: bool
+    claims: list[ClaimOutcome] = field(default_factory=list)
+    entities_created: int = 0
+
+    @property
+    def changed(self) -> bool:
+        return (
+            self.source_created
+            or self.entities_created > 0
+            or any(c.created or c.appearance_created for c in self.claims)
+        )
+
+
+LOCK_KEYS = """
+SELECT count(pg_advisory_xact_lock(hashtextextended(k, 7)))
+FROM (SELECT DISTINCT k FROM unnest($1::text[]) AS k ORDER BY k) AS keys
+"""
+ENTITY_BY_ID = "SELECT id, merged_into FROM entity WHERE id = $1"
+ENTITY_BY_EXTERNAL_ID = """
+SELECT coalesce(e.merged_into, e.id) FROM entity_external_id x JOIN entity e ON e.id = x.entity_id
+WHERE (x.scheme, x.value) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+ORDER BY e.id LIMIT 1
+"""
+ENTITY_BY_ALIAS = """
+SELECT e.id FROM entity_alias a JOIN entity e ON e.id = a.entity_id
+WHERE a.norm = ANY($1::text[]) AND e.merged_into IS NULL
+  AND ($2::text IS NULL OR e.kind = $2 OR e.kind = 'other')
+ORDER BY (e.name_norm = $3) DESC, (a.norm = $3) DESC, e.id
+LIMIT 1
+"""
+INSERT_ENTITY = """
+INSERT INTO entity (kind, name, name_norm, description) VALUES ($1, $2, $3, $4) RETURNING id
+"""
+ADD_ALIASES = """
+INSERT INTO entity_alias (entity_id, alias, norm)
+SELECT $1, alias, norm FROM unnest($2::text[], $3::text[]) AS t (alias, norm)
+ON CONFLICT DO NOTHING
+"""
+ADD_EXTERNAL_IDS = """
+INSERT INTO entity_external_id (entity_id, scheme, value)
+SELECT $1, scheme, value FROM unnest($2::text[], $3::text[]) AS t (scheme, value)
+ON CONFLICT DO NOTHING
+"""
+ADD_ROLE = """
+INSERT INTO entity_role (entity_id, title, start_date, end_date) VALUES ($1, $2, $3, $4)
+ON CONFLICT DO NOTHING
+"""
+INSERT_SOURCE = """
+INSERT INTO source (key, kind, title, url, publisher_id, published_at, language, text)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+ON CONFLICT (key) DO NOTHING
+RETURNING id
+"""
+SOURCE_BY_KEY = "SELECT id FROM source WHERE key = $1"
+FILL_SOURCE = """
+UPDATE source SET text = coalesce(text, $2), language = coalesce(language, $3)
+WHERE id = $1 AND ((text IS NULL AND $2::text IS NOT NULL) OR (language IS NULL AND $3::text IS NOT NULL))
+"""
+ADD_AUTHORS = """
+INSERT INTO source_author (source_id, entity_id, position)
+SELECT $1, entity_id, pos - 1 FROM unnest($2::bigint[]) WITH ORDINALITY AS t (entity_id, pos)
+ON CONFLICT DO NOTHING
+"""
+ADD_TOPICS = """
+INSERT INTO topic (slug, name) SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT (slug) DO NOTHING
+"""
+INSERT_CLAIM = """
+INSERT INTO claim (fingerprint, content, kind, language, said_at, said_at_precision, location_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+ON CONFLICT (fingerprint) DO NOTHING
+RETURNING id
+"""
+CLAIM_BY_FINGERPRINT = "SELECT id FROM claim WHERE fingerprint = $1"
+ADD_SPEAKERS = """
+INSERT INTO claim_speaker (claim_id, entity_id, role, position)
+SELECT $1, entity_id, role, pos - 1
+FROM unnest($2::bigint[], $3::text[]) WITH ORDINALITY AS t (entity_id, role, pos)
+ON CONFLICT DO NOTHING
+"""
+ADD_MENTIONS = """
+INSERT INTO mention (claim_id, entity_id) SELECT $1, unnest($2::bigint[]) ON CONFLICT DO NOTHING
+"""
+ADD_CLAIM_TOPICS = """
+INSERT INTO claim_topic (claim_id, topic_id)
+SELECT $1, id FROM topic WHERE slug = ANY($2::text[])
+ON CONFLICT DO NOTHING
+"""
+INSERT_APPEARANCE = """
+INSERT INTO appearance (claim_id, source_id, quote, span_start, span_end, cited_source_id)
+VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT (claim_id, source_id) DO NOTHING
+RETURNING id
+"""
+FIRST_REPORTED = """
+UPDATE claim SET first_reported_at = s.published_at
+FROM source s
+WHERE claim.id = $1 AND s.id = $2 AND s.published_at IS NOT NULL
+  AND (claim.first_reported_at IS NULL OR s.published_at < claim.first_reported_at)
+"""
+ADD_RELATION = """
+INSERT INTO claim_relation (claim_id, related_claim_id, kind) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING
+"""
+CLAIM_EXISTS = "SELECT EXISTS (SELECT 1 FROM claim WHERE id = $1 AND deleted_at IS NULL)"
+
+
+def _entity_refs(doc: SourceDocument) -> list[EntityRef]:
+    refs: list[EntityRef] = []
+
+    def of_source(src: SourceRef | None) -> None:
+        if src is not None:
+            refs.extend([src.publisher] if src.publisher else [])
+            refs.extend(src.authors)
+
+    of_source(doc.source)
+    for claim in doc.claims:
+        refs.extend(s.entity for s in claim.speakers)
+        refs.extend(claim.mentions)
+        refs.extend([claim.location] if claim.location else [])
+        of_source(claim.appearance.cited_source if claim.appearance else None)
+    return refs
+
+
+def _lock_keys(doc: SourceDocument) -> list[str]:
+    """Names and external ids this document may create: locked so concurrent writers agree."""
+    keys: set[str] = set()
+    for ref in _entity_refs(doc):
+        keys.update(f"x:{scheme}:{value}" for scheme, value in ref.external_ids.items())
+        for name in [ref.name, *ref.aliases]:
+            if name and name_norm(name):
+                keys.add("n:" + name_norm(name))
+    return sorted(keys)
+
+
+class _Writer:
+    """One document's write, with a per-document cache of resolved entities."""
+
+    def __init__(self, tx: Traced) -> None:
+        self.tx = tx
+        self.entities: dict[str, int] = {}
+        self.entities_created = 0
+
+    async def entity(self, ref: EntityRef, path: str) -> int:
+        cache_key = ref.model_dump_json()
+        if cache_key not in self.entities:
+            self.entities[cache_key] = await self._resolve(ref, path)
+        return self.entities[cache_key]
+
+    async def _resolve(self, ref: EntityRef, path: str) -> int:
+        found = await self._find(ref, path)
+        names = [n for n in [ref.name, *ref.aliases] if n and name_norm(n)]
+        if found is None:
+            if ref.name is None or not name_norm(ref.name):
+                raise DocumentError(path, "no entity has these external ids; give a name to create one")
+            found = await self.tx.fetchval(
+                INSERT_ENTITY, ref.kind or "other", ref.name, name_norm(ref.name), ref.description
+            )
+            self.entities_created += 1
+        if names:
+            await self.tx.execute(ADD_ALIASES, found, names, [name_norm(n) for n in names])
+        if ref.external_ids:
+            await self.tx.execute(
+                ADD_EXTERNAL_IDS, found, list(ref.external_ids), list(ref.external_ids.values())
+            )
+        for role in ref.roles:
+            await self.tx.execute(ADD_ROLE, found, role.title, role.start, role.end)
+        return int(found)
+
+    async def _find(self, ref: EntityRef, path: str) -> int | None:
+        if ref.id is not None:
+            row = await self.tx.fetchrow(ENTITY_BY_ID, ref.id)
+            if row is None:
+                raise DocumentError(f"{path}.id", f"no entity with id {ref.id}", "not_found")
+            return int(row["merged_into"] or row["id"])
+        if ref.external_ids:
+            hit = await self.tx.fetchval(
+                ENTITY_BY_EXTERNAL_ID, list(ref.external_ids), list(ref.external_ids.values())
+            )
+            if hit is not None:
+                return int(hit)
+        norms = [name_norm(n) for n in [ref.name, *ref.aliases] if n and name_norm(n)]
+        if not norms:
+            return None
+        hit = await self.tx.fetchval(ENTITY_BY_ALIAS, norms, ref.kind, norms[0])
+        return None if hit is None else int(hit)
+
+    async def source(self, src: SourceRef, path: str, text: str | None = None) -> tuple[int, bool]:
+        publisher = await self.entity(src.publisher, f"{path}.publisher") if src.publisher else None
+        published_at = src.published_at if isinstance(src.published_at, datetime) else None
+        key = source_key(
+            url=src.url, kind=src.kind, title=src.title, publisher_id=publisher, published_at=published_at
+        )
+        url = key.removeprefix("url:") if key.startswith("url:") else None
+        new_id = await self.tx.fetchval(
+            INSERT_SOURCE, key, src.kind, src.title, url, publisher, published_at, src.language, text
+        )
+        source_id = new_id if new_id is not None else await self.tx.fetchval(SOURCE_BY_KEY, key)
+        if new_id is None and (text is not None or src.language is not None):
+            await self.tx.execute(FILL_SOURCE, source_id, text, src.language)
+        if src.authors:
+            authors = [await self.entity(a, f"{path}.authors[{i}]") for i, a in enumerate(src.authors)]
+            await self.tx.execute(ADD_AUTHORS, source_id, authors)
+        return int(source_id), new_id is not None
+
+    async def claim(self, claim: ClaimIn, path: str, source_id: int) -> ClaimOutcome:
+        speakers = [
+            await self.entity(s.entity, f"{path}.speakers[{i}].entity") for i, s in enumerate(claim.speakers)
+        ]
+        if len(set(speakers)) != len(speakers):
+            raise DocumentError(f"{path}.speakers", "the same entity is listed twice as a speaker")
+        location = await self.entity(claim.location, f"{path}.location") if claim.location else None
+        fingerprint = claim_fingerprint(speakers, claim.content)
+        new_id = await self.tx.fetchval(
+            INSERT_CLAIM,
+            fingerprint,
+            claim.content,
+            claim.kind,
+            claim.language,
+            claim.said_at,
+            claim.said_at_precision,
+            location,
+        )
+        claim_id = int(
+            new_id if new_id is not None else await self.tx.fetchval(CLAIM_BY_FINGERPRINT, fingerprint)
+        )
+        if new_id is not None:
+            await self.tx.execute(ADD_SPEAKERS, claim_id, speakers, [s.role for s in claim.speakers])
+        mentions = [await self.entity(m, f"{path}.mentions[{i}]") for i, m in enumerate(claim.mentions)]
+        if mentions:
+            await self.tx.execute(ADD_MENTIONS, claim_id, mentions)
+        if claim.topics:
+            await self.tx.execute(ADD_CLAIM_TOPICS, claim_id, claim.topics)
+        appearance_created = False
+        if claim.appearance is not None:
+            app = claim.appearance
+            cited = None
+            if app.cited_source is not None:
+                cited, _ = await self.source(app.cited_source, f"{path}.appearance.cited_source")
+                if cited == source_id:
+                    raise DocumentError(
+                        f"{path}.appearance.cited_source", "a source cannot cite itself for its own claim"
+                    )
+            start, end = app.span if app.span else (None, None)
+            appearance_created = (
+                await self.tx.fetchval(INSERT_APPEARANCE, claim_id, source_id, app.quote, start, end, cited)
+                is not None
+            )
+            if appearance_created:
+                await self.tx.execute(FIRST_REPORTED, claim_id, source_id)
+        return ClaimOutcome(claim_id, new_id is not None, appearance_created)
+
+
+async def _write(tx: Traced, doc: SourceDocument) -> WriteResult:
+    await tx.fetchval(LOCK_KEYS, _lock_keys(doc))
+    writer = _Writer(tx)
+    source_id, source_created = await writer.source(doc.source, "source", doc.source.text)
+    slugs = {t.slug: t.name for t in doc.topics}
+    for claim in doc.claims:
+        for slug in claim.topics:
+            slugs.setdefault(slug, slug.replace("-", " ").capitalize())
+    if slugs:
+        await tx.execute(ADD_TOPICS, list(slugs), list(slugs.values()))
+    result = WriteResult(source_id, source_created)
+    for i, claim in enumerate(doc.claims):
+        result.claims.append(await writer.claim(claim, f"claims[{i}]", source_id))
+    for i, claim in enumerate(doc.claims):
+        for j, rel in enumerate(claim.relations):
+            target = result.claims[rel.claim_index].id if rel.claim_index is not None else rel.claim_id
+            if target == result.claims[i].id:
+                raise DocumentError(f"claims[{i}].relations[{j}]", "a claim cannot relate to itself")
+            if not await tx.fetchval(CLAIM_EXISTS, target):
+                raise DocumentError(
+                    f"claims[{i}].relations[{j}].claim_id", f"no claim with id {target}", "not_found"
+                )
+            await tx.execute(ADD_RELATION, result.claims[i].id, target, rel.kind)
+    result.entities_created = writer.entities_created
+    return result
+
+
+_RETRYABLE = (asyncpg.exceptions.SerializationError, asyncpg.exceptions.DeadlockDetectedError)
+_INVALID = (
+    asyncpg.exceptions.CheckViolationError,
+    asyncpg.exceptions.NotNullViolationError,
+    asyncpg.exceptions.ForeignKeyViolationError,
+    asyncpg.exceptions.UniqueViolationError,
+    asyncpg.exceptions.StringDataRightTruncationError,
+    asyncpg.exceptions.DatetimeFieldOverflowError,
+    asyncpg.exceptions.NumericValueOutOfRangeError,
+    asyncpg.exceptions.CharacterNotInRepertoireError,
+    asyncpg.exceptions.UntranslatableCharacterError,
+)
+
+
+async def write_source_document(db: Database, doc: SourceDocument) -> WriteResult:
+    """Write ``doc`` in one transaction; the same document twice changes nothing the second time.
+
+    Raises `DocumentError` (nothing written) when a reference does not resolve or the database
+    refuses a value. Serialisation failures and deadlocks between concurrent writers are retried.
+    """
+    for attempt in range(RETRIES):
+        try:
+            async with db.transaction() as tx:
+                return await _write(tx, doc)
+        except _RETRYABLE:
+            if attempt == RETRIES - 1:
+                raise
+            await asyncio.sleep(0.01 * 2**attempt)
+        except _INVALID as exc:
+            raise DocumentError(_constraint_field(exc), _constraint_message(exc), "constraint") from exc
+    raise AssertionError("unreachable")
+
+
+def _constraint_field(exc: Any) -> str:
+    table = getattr(exc, "table_name", None) or "document"
+    column = getattr(exc, "column_name", None)
+    return f"{table}.{column}" if column else str(table)
+
+
+def _constraint_message(exc: Any) -> str:
+    constraint = getattr(exc, "constraint_name", None)
+    return f"rejected by the database ({constraint})" if constraint else "rejected by the database"

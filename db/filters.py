@@ -1,0 +1,221 @@
+"""Claim filters and keyset pages, shared by REST `GET /v1/claims` and GraphQL `claims(filter:)`.
+
+`page_sql` returns a statement yielding ``(id, sort_key)`` rows in page order; the REST and
+GraphQL layers wrap it to build their JSON in PostgreSQL. Criteria are AND-ed; the values inside
+one criterion are OR-ed. Dates are half-open: ``said_after`` is inclusive, ``said_before``
+exclusive, so adjacent ranges never overlap.
+
+The driving table is chosen for the index it can walk in order: a single speaker, mention or
+topic walks that link table's ``(entity_id, said_key, claim_id)`` index, so a page costs the same
+at any depth; everything else walks ``claim (said_key, id)`` and checks the other criteria.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+import orjson
+
+from db.normalize import fold
+
+Sort = Literal["-said_at", "said_at", "-reported_at", "relevance"]
+SORTS: tuple[Sort, ...] = ("-said_at", "said_at", "-reported_at", "relevance")
+
+
+class CursorError(ValueError):
+    """A cursor that this API did not issue for this ordering (forged, tampered or stale)."""
+
+
+@dataclass(frozen=True)
+class ClaimFilter:
+    """Which claims: each field narrows the set; an empty field does not filter."""
+
+    speakers: tuple[int, ...] = ()
+    mentions: tuple[int, ...] = ()
+    topics: tuple[str, ...] = ()
+    sources: tuple[int, ...] = ()
+    reported_by: tuple[int, ...] = ()
+    said_after: datetime | None = None
+    said_before: datetime | None = None
+    reported_after: datetime | None = None
+    reported_before: datetime | None = None
+    kinds: tuple[str, ...] = ()
+    languages: tuple[str, ...] = ()
+    q: str | None = None
+
+
+@dataclass
+class Params:
+    """Collects bound parameters and hands out their ``$n`` placeholders."""
+
+    values: list[Any] = field(default_factory=list)
+
+    def add(self, value: Any, cast: str = "") -> str:
+        self.values.append(value)
+        return f"${len(self.values)}{cast}"
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """A position in one ordering: the sort key (as PostgreSQL text) and the claim id."""
+
+    sort: str
+    key: str
+    id: int
+
+    def encode(self) -> str:
+        raw = orjson.dumps([self.sort, self.key, self.id])
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, text: str, sort: str) -> Cursor:
+        """Parse a cursor issued for ``sort``; anything else raises `CursorError`."""
+        try:
+            if len(text) > 200:
+                raise ValueError("too long")
+            raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+            value = orjson.loads(raw)
+            s, key, ident = value
+            if not (isinstance(s, str) and isinstance(key, str) and isinstance(ident, int)):
+                raise ValueError("bad types")
+        except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError) as exc:
+            raise CursorError("the cursor is not one this API issued") from exc
+        if s != sort:
+            raise CursorError(f"the cursor belongs to sort {s!r}, not {sort!r}")
+        if not (1 <= ident < 2**63) or len(key) > 64:
+            raise CursorError("the cursor is not one this API issued")
+        cls._check_key(key, sort)
+        return cls(s, key, ident)
+
+    @staticmethod
+    def _check_key(key: str, sort: str) -> None:
+        if sort == "relevance":
+            try:
+                float(key)
+            except ValueError as exc:
+                raise CursorError("the cursor is not one this API issued") from exc
+            return
+        if key in ("-infinity", "infinity"):
+            return
+        try:
+            datetime.fromisoformat(key)
+        except ValueError as exc:
+            raise CursorError("the cursor is not one this API issued") from exc
+
+
+def tsquery_text(q: str) -> str:
+    """Search-box text for `websearch_to_tsquery`: accents folded so 'Zelenskyy' matches 'Zelenskyy'."""
+    return fold(q)[:500]
+
+
+def _exists(table: str, column: str, placeholder: str) -> str:
+    return f"EXISTS (SELECT 1 FROM {table} x WHERE x.claim_id = c.id AND x.{column} = ANY({placeholder}))"
+
+
+def _criteria(f: ClaimFilter, p: Params, skip: str | None) -> list[str]:
+    out = ["c.deleted_at IS NULL"]
+    if f.speakers and skip != "speaker":
+        out.append(_exists("claim_speaker", "entity_id", p.add(list(f.speakers), "::bigint[]")))
+    if f.mentions and skip != "mention":
+        out.append(_exists("mention", "entity_id", p.add(list(f.mentions), "::bigint[]")))
+    if f.topics and skip != "topic":
+        out.append(
+            "EXISTS (SELECT 1 FROM claim_topic x JOIN topic t ON t.id = x.topic_id "
+            f"WHERE x.claim_id = c.id AND t.slug = ANY({p.add(list(f.topics), '::text[]')}))"
+        )
+    if f.sources:
+        out.append(_exists("appearance", "source_id", p.add(list(f.sources), "::bigint[]")))
+    if f.reported_by or f.reported_after or f.reported_before:
+        conds = ["x.claim_id = c.id"]
+        if f.reported_by:
+            conds.append(f"s.publisher_id = ANY({p.add(list(f.reported_by), '::bigint[]')})")
+        if f.reported_after:
+            conds.append(f"s.published_at >= {p.add(f.reported_after, '::timestamptz')}")
+        if f.reported_before:
+            conds.append(f"s.published_at < {p.add(f.reported_before, '::timestamptz')}")
+        out.append(
+            "EXISTS (SELECT 1 FROM appearance x JOIN source s ON s.id = x.source_id WHERE "
+            + " AND ".join(conds)
+            + ")"
+        )
+    if f.said_after:
+        out.append(f"c.said_at >= {p.add(f.said_after, '::timestamptz')}")
+    if f.said_before:
+        out.append(f"c.said_at < {p.add(f.said_before, '::timestamptz')}")
+    if f.kinds:
+        out.append(f"c.kind = ANY({p.add(list(f.kinds), '::text[]')})")
+    if f.languages:
+        out.append(f"c.language = ANY({p.add(list(f.languages), '::text[]')})")
+    if f.q:
+        out.append(f"c.search @@ websearch_to_tsquery('english', {p.add(tsquery_text(f.q))})")
+    return out
+
+
+def page_sql(
+    f: ClaimFilter,
+    p: Params,
+    *,
+    sort: Sort = "-said_at",
+    after: Cursor | None = None,
+    limit: int = 20,
+    backward: bool = False,
+) -> str:
+    """SQL for one page: rows ``(id bigint, sort_key text)`` in page order, at most ``limit`` of them.
+
+    ``backward`` walks the ordering in reverse from ``after`` (GraphQL's ``last``/``before``); the
+    caller reverses the rows back.
+    """
+    if sort == "relevance" and not f.q:
+        raise ValueError("sort=relevance needs a text query")
+    descending = sort != "said_at"
+    if backward:
+        descending = not descending
+    direction = "DESC" if descending else "ASC"
+    compare = "<" if descending else ">"
+
+    drive, link, skip = "claim c", None, None
+    if sort in ("-said_at", "said_at"):
+        if len(f.speakers) == 1:
+            link, skip = ("claim_speaker", f.speakers[0]), "speaker"
+        elif len(f.mentions) == 1:
+            link, skip = ("mention", f.mentions[0]), "mention"
+    conds = _criteria(f, p, skip)
+
+    if sort in ("-said_at", "said_at"):
+        key_expr = "c.said_key"
+        cast = "::timestamptz"
+    elif sort == "-reported_at":
+        key_expr = "c.reported_key"
+        cast = "::timestamptz"
+    else:
+        key_expr = (
+            f"ts_rank(c.search, websearch_to_tsquery('english', {p.add(tsquery_text(f.q or ''))}))::real"
+        )
+        cast = "::real"
+
+    if link is not None:
+        table, entity = link
+        drive = f"{table} l JOIN claim c ON c.id = l.claim_id"
+        conds.insert(0, f"l.entity_id = {p.add(entity, '::bigint')}")
+        order_key, order_id = "l.said_key", "l.claim_id"
+    else:
+        order_key, order_id = key_expr, "c.id"
+
+    if after is not None:
+        conds.append(
+            f"({order_key}, {order_id}) {compare} ({p.add(after.key, cast)}, {p.add(after.id, '::bigint')})"
+        )
+    where = " AND ".join(conds)
+    return (
+        f"SELECT {order_id} AS id, {order_key}::text AS sort_key FROM {drive} WHERE {where} "
+        f"ORDER BY {order_key} {direction}, {order_id} {direction} LIMIT {p.add(limit, '::int')}"
+    )
+
+
+def count_sql(f: ClaimFilter, p: Params) -> str:
+    """SQL counting every claim the filter matches (GraphQL ``totalCount``)."""
+    return f"SELECT count(*) FROM claim c WHERE {' AND '.join(_criteria(f, p, None))}"

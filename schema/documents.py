@@ -1,0 +1,271 @@
+"""The source document: one source with its claims — the shape every write goes through.
+
+The demo data, `claims load`, `POST /v1/sources`, `POST /v1/import` and GraphQL `importSource` all
+hand one of these to `db.documents.write_source_document`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Annotated, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+
+EntityKind = Literal["person", "organization", "group", "place", "event", "other"]
+SourceKind = Literal[
+    "news_article", "statement", "transcript", "social_post", "press_release", "fact_check", "other"
+]
+ClaimKind = Literal["direct_quote", "partial_quote", "paraphrase"]
+Precision = Literal["instant", "day", "month", "year", "unknown"]
+SpeakerRole = Literal["speaker", "co_signatory", "on_behalf_of"]
+RelationKind = Literal["repeats", "supports", "contradicts", "responds_to"]
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+Language = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$", max_length=35)]
+Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=100)]
+Url = Annotated[str, StringConstraints(pattern=r"^https?://[^\s]+$", max_length=2000)]
+SchemeName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
+
+# Dates a claims database can hold: the printing press to the end of the century. Year 0 and
+# year 99999 are typos, not history.
+EARLIEST = datetime(1400, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+
+
+class Strict(BaseModel):
+    """Unknown fields are errors: a misspelt field must not be silently dropped."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+def as_aware(value: datetime | date) -> datetime:
+    """A date or date-time as an aware date-time; naive values are taken as UTC."""
+    if not isinstance(value, datetime):
+        value = datetime(value.year, value.month, value.day, tzinfo=UTC)
+    elif value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    if not EARLIEST <= value < LATEST:
+        raise ValueError(f"must be between {EARLIEST.year} and {LATEST.year - 1}")
+    return value
+
+
+class RoleIn(Strict):
+    """An office an entity holds: ``{"title": "Chancellor of Germany", "start": "2025-05-06"}``."""
+
+    title: Name = Field(examples=["Chancellor of Germany"])
+    start: date | None = Field(default=None, examples=["2025-05-06"])
+    end: date | None = Field(default=None, examples=[None])
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.start and self.end and self.end < self.start:
+            raise ValueError("end must not be before start")
+        return self
+
+
+class EntityRef(Strict):
+    """An entity by id, by external id, or by name/alias (created when nothing matches).
+
+    ``{"id": 3}``, ``{"external_ids": {"wikidata": "Q2514"}}`` or
+    ``{"name": "Friedrich Merz", "kind": "person", "aliases": ["Merz"]}``.
+    """
+
+    id: int | None = Field(default=None, ge=1, le=2**63 - 1, examples=[1])
+    name: Name | None = Field(default=None, examples=["Friedrich Merz"])
+    kind: EntityKind | None = Field(default=None, examples=["person"])
+    aliases: list[Name] = Field(default_factory=list, max_length=50, examples=[["Merz"]])
+    external_ids: dict[SchemeName, Annotated[str, StringConstraints(min_length=1, max_length=200)]] = Field(
+        default_factory=dict, max_length=10, examples=[{"wikidata": "Q2514"}]
+    )
+    description: Annotated[str, StringConstraints(max_length=5000)] | None = None
+    roles: list[RoleIn] = Field(default_factory=list, max_length=50)
+
+    @field_validator("name", "description")
+    @classmethod
+    def _text(cls, value: str | None) -> str | None:
+        return None if value is None else _no_nul(value)
+
+    @field_validator("aliases")
+    @classmethod
+    def _aliases(cls, value: list[str]) -> list[str]:
+        return [_no_nul(v) for v in value]
+
+    @field_validator("external_ids")
+    @classmethod
+    def _wikidata(cls, value: dict[str, str]) -> dict[str, str]:
+        qid = value.get("wikidata")
+        if qid is not None and not (qid[:1] == "Q" and qid[1:].isdigit() and qid[1:2] != "0"):
+            raise ValueError("wikidata ids look like Q2514")
+        return value
+
+    @model_validator(mode="after")
+    def _identified(self) -> Self:
+        if self.id is None and self.name is None and not self.external_ids:
+            raise ValueError("give the entity an id, a name or an external id")
+        return self
+
+
+class SourceRef(Strict):
+    """A source that is cited or reported: found again by URL, else by kind, title, publisher, date."""
+
+    kind: SourceKind = Field(examples=["news_article"])
+    title: Annotated[str, StringConstraints(max_length=1000)] | None = Field(
+        default=None, examples=["Merz, Macron, Starmer said they agreed with Rubio"]
+    )
+    url: Url | None = Field(default=None, examples=["https://tass.com/world/2051789"])
+    publisher: EntityRef | None = None
+    authors: list[EntityRef] = Field(default_factory=list, max_length=50)
+    published_at: datetime | date | None = Field(default=None, examples=["2025-11-26T10:00:00+00:00"])
+    language: Language | None = Field(default=None, examples=["en"])
+
+    @field_validator("published_at")
+    @classmethod
+    def _when(cls, value: datetime | date | None) -> datetime | None:
+        return None if value is None else as_aware(value)
+
+    @field_validator("title")
+    @classmethod
+    def _title(cls, value: str | None) -> str | None:
+        return None if value is None else _no_nul(value)
+
+    @model_validator(mode="after")
+    def _identified(self) -> Self:
+        if not self.url and not self.title:
+            raise ValueError("a source needs a url or a title")
+        return self
+
+
+class SourceIn(SourceRef):
+    """The document itself; may carry its full text, against which appearance spans are checked."""
+
+    text: Annotated[str, StringConstraints(max_length=1_000_000)] | None = None
+
+    @field_validator("text")
+    @classmethod
+    def _body(cls, value: str | None) -> str | None:
+        return None if value is None else _no_nul(value)
+
+
+class SpeakerIn(Strict):
+    """Who said it, and in what capacity."""
+
+    entity: EntityRef
+    role: SpeakerRole = Field(default="speaker", examples=["speaker"])
+
+
+class AppearanceIn(Strict):
+    """How the claim is printed in this document: the exact quote, where, and whom it credits."""
+
+    quote: Annotated[str, StringConstraints(min_length=1, max_length=20000)] = Field(
+        examples=["They tasked their military authorities to complete joint planning work to that effect"]
+    )
+    span: tuple[Annotated[int, Field(ge=0)], Annotated[int, Field(ge=1)]] | None = Field(
+        default=None,
+        description="[start, end) character offsets into the source text",
+        examples=[[1052, 1136]],
+    )
+    cited_source: SourceRef | None = None
+
+    @field_validator("quote")
+    @classmethod
+    def _quote(cls, value: str) -> str:
+        return _no_nul(value)
+
+    @model_validator(mode="after")
+    def _span(self) -> Self:
+        if self.span and self.span[1] <= self.span[0]:
+            raise ValueError("span end must be after its start")
+        return self
+
+
+class RelationIn(Strict):
+    """A link to another claim: by id, or by position in this document's claims list."""
+
+    kind: RelationKind
+    claim_id: int | None = Field(default=None, ge=1, le=2**63 - 1)
+    claim_index: int | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _target(self) -> Self:
+        if (self.claim_id is None) == (self.claim_index is None):
+            raise ValueError("give exactly one of claim_id or claim_index")
+        return self
+
+
+class ClaimIn(Strict):
+    """One claim as this document reports it."""
+
+    content: Annotated[str, StringConstraints(min_length=1, max_length=20000)] = Field(
+        examples=["They tasked their military authorities to complete joint planning work to that effect"]
+    )
+    kind: ClaimKind = Field(default="direct_quote", examples=["direct_quote"])
+    language: Language | None = Field(default=None, examples=["en"])
+    said_at: datetime | date | None = Field(default=None, examples=["2025-11-25"])
+    said_at_precision: Precision | None = Field(
+        default=None, description="defaults to 'day' for dates, 'instant' for date-times", examples=["day"]
+    )
+    location: EntityRef | None = None
+    speakers: list[SpeakerIn] = Field(min_length=1, max_length=50)
+    mentions: list[EntityRef] = Field(default_factory=list, max_length=100)
+    topics: list[Slug] = Field(default_factory=list, max_length=20, examples=[["ukraine-crisis"]])
+    appearance: AppearanceIn | None = None
+    relations: list[RelationIn] = Field(default_factory=list, max_length=50)
+
+    @field_validator("content")
+    @classmethod
+    def _content(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return _no_nul(value)
+
+    @model_validator(mode="after")
+    def _when(self) -> Self:
+        raw = self.said_at
+        if raw is None:
+            if self.said_at_precision not in (None, "unknown"):
+                raise ValueError("said_at_precision needs said_at")
+            self.said_at_precision = "unknown"
+            return self
+        self.said_at = as_aware(raw)
+        if self.said_at_precision is None:
+            self.said_at_precision = "instant" if isinstance(raw, datetime) else "day"
+        elif self.said_at_precision == "unknown":
+            raise ValueError("said_at_precision 'unknown' contradicts a given said_at")
+        return self
+
+
+class TopicIn(Strict):
+    """A topic's display name for a slug used by the claims."""
+
+    slug: Slug = Field(examples=["ukraine-crisis"])
+    name: Name = Field(examples=["Ukraine crisis"])
+
+
+class SourceDocument(Strict):
+    """A source with its claims, speakers, appearances and mentions, written in one transaction."""
+
+    source: SourceIn
+    claims: list[ClaimIn] = Field(default_factory=list, max_length=1000)
+    topics: list[TopicIn] = Field(default_factory=list, max_length=100)
+
+    @model_validator(mode="after")
+    def _references(self) -> Self:
+        for i, claim in enumerate(self.claims):
+            for rel in claim.relations:
+                if rel.claim_index is not None and not (0 <= rel.claim_index < len(self.claims)):
+                    raise ValueError(f"claims[{i}].relations: claim_index {rel.claim_index} is out of range")
+                if rel.claim_index == i:
+                    raise ValueError(f"claims[{i}].relations: a claim cannot relate to itself")
+        text = self.source.text
+        if text is not None:
+            for i, claim in enumerate(self.claims):
+                app = claim.appearance
+                if app and app.span and text[app.span[0] : app.span[1]] != app.quote:
+                    raise ValueError(f"claims[{i}].appearance.span does not cover the quote in source.text")
+        return self

@@ -1,0 +1,192 @@
+"""The claims store: identity, de-duplication and all-or-nothing writes."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from db.database import Database
+from db.documents import DocumentError, write_source_document
+from db.migrate import migrate
+from schema.documents import SourceDocument
+from tests.conftest import with_database
+
+MERZ = {"name": "Friedrich Merz", "kind": "person", "aliases": ["Merz", "German Chancellor Friedrich Merz"]}
+
+
+def doc(url: str, *claims: dict[str, Any], publisher: str = "TASS", **source: Any) -> SourceDocument:
+    return SourceDocument.model_validate(
+        {
+            "source": {
+                "kind": "news_article",
+                "title": f"Report {url}",
+                "url": url,
+                "publisher": {"name": publisher, "kind": "organization"},
+                "published_at": "2025-11-26T09:00:00+00:00",
+                **source,
+            },
+            "claims": list(claims),
+        }
+    )
+
+
+def quote(content: str, speaker: dict[str, Any] | None = None, **extra: Any) -> dict[str, Any]:
+    return {
+        "content": content,
+        "said_at": "2025-11-25",
+        "speakers": [{"entity": speaker or MERZ}],
+        "appearance": {"quote": content},
+        **extra,
+    }
+
+
+async def count(db: Database, table: str) -> int:
+    return int(await db.fetchval(f"SELECT count(*) FROM {table}"))
+
+
+async def test_migrating_twice_is_a_no_op(db: Database, server_dsn: str) -> None:
+    assert await migrate(server_dsn) == []
+    assert await migrate(server_dsn) == []
+
+
+async def test_concurrent_migrators_apply_each_migration_once(server_dsn: str) -> None:
+    import asyncpg
+
+    admin = await asyncpg.connect(server_dsn)
+    name = "claims_migrate_race"
+    await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        dsn = with_database(server_dsn, name)
+        results = await asyncio.gather(*(migrate(dsn) for _ in range(5)))
+        applied = [v for r in results for v in r]
+        conn = await asyncpg.connect(dsn)
+        try:
+            recorded = await conn.fetch("SELECT version FROM schema_migration")
+        finally:
+            await conn.close()
+        assert sorted(applied) == sorted(r["version"] for r in recorded)
+        assert len(applied) == len(set(applied)) > 0
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+@pytest.mark.parametrize(
+    "written_as", ["merz", "FRIEDRICH MERZ", "Friédrich  Merz", "german chancellor friedrich merz"]
+)
+async def test_an_entity_is_found_by_any_alias_whatever_the_case_and_accents(
+    db: Database, written_as: str
+) -> None:
+    await write_source_document(db, doc("https://a.example/1", quote("We will act.")))
+    other = {"name": written_as, "kind": "person"}
+    await write_source_document(db, doc("https://b.example/2", quote("We will act again.", other)))
+    assert await db.fetchval("SELECT count(*) FROM entity WHERE kind = 'person'") == 1
+
+
+async def test_an_entity_is_found_by_its_wikidata_id(db: Database) -> None:
+    merz = {**MERZ, "external_ids": {"wikidata": "Q2514"}}
+    await write_source_document(db, doc("https://a.example/1", quote("We will act.", merz)))
+    by_qid = {"external_ids": {"wikidata": "Q2514"}}
+    await write_source_document(db, doc("https://b.example/2", quote("We will act again.", by_qid)))
+    assert await db.fetchval("SELECT count(*) FROM entity WHERE kind = 'person'") == 1
+
+
+async def test_the_same_quote_reported_by_two_sources_is_one_claim_with_two_appearances(db: Database) -> None:
+    first = await write_source_document(
+        db, doc("https://tass.example/1", quote("Borders must not be changed by force."))
+    )
+    second = await write_source_document(
+        db,
+        doc(
+            "https://reuters.example/9",
+            quote("Borders must not be changed by force!", {"name": "merz", "kind": "person"}),
+            publisher="Reuters",
+        ),
+    )
+    assert first.claims[0].id == second.claims[0].id
+    assert second.claims[0].created is False and second.claims[0].appearance_created is True
+    assert await count(db, "claim") == 1
+    assert await count(db, "appearance") == 2
+
+
+async def test_writing_the_same_document_twice_changes_nothing(db: Database) -> None:
+    document = doc(
+        "https://tass.example/1",
+        quote("We agreed.", mentions=[{"name": "Ukraine", "kind": "place"}], topics=["ukraine-crisis"]),
+    )
+    first = await write_source_document(db, document)
+    tables = ["entity", "entity_alias", "source", "claim", "appearance", "mention", "topic", "claim_topic"]
+    before = {t: await count(db, t) for t in tables}
+    second = await write_source_document(db, document)
+    assert first.changed and not second.changed
+    assert {t: await count(db, t) for t in tables} == before
+
+
+async def test_a_document_with_a_bad_reference_is_rejected_whole(db: Database) -> None:
+    bad = doc(
+        "https://tass.example/1",
+        quote("First claim."),
+        quote("Second claim.", {"id": 999_999}),
+    )
+    with pytest.raises(DocumentError) as err:
+        await write_source_document(db, bad)
+    assert err.value.field == "claims[1].speakers[0].entity.id"
+    for table in ["entity", "source", "claim", "appearance"]:
+        assert await count(db, table) == 0, table
+
+
+def test_an_invalid_field_is_rejected_with_its_path() -> None:
+    with pytest.raises(ValidationError) as err:
+        doc(
+            "https://tass.example/1",
+            quote("Fine."),
+            {"content": "x", "kind": "rumour", "speakers": [{"entity": MERZ}]},
+        )
+    locs = [e["loc"] for e in err.value.errors()]
+    assert ("claims", 1, "kind") in locs
+
+
+@pytest.mark.parametrize("said_at", ["0000-01-01", "99999-01-01", "1066-10-14"])
+def test_impossible_dates_are_rejected(said_at: str) -> None:
+    with pytest.raises(ValidationError):
+        doc("https://tass.example/1", quote("Fine.", said_at=said_at))
+
+
+def test_a_span_that_does_not_cover_the_quote_is_rejected() -> None:
+    with pytest.raises(ValidationError, match="span"):
+        doc(
+            "https://tass.example/1",
+            {**quote("Hello"), "appearance": {"quote": "Hello", "span": [0, 5]}},
+            text="Well, Hello there",
+        )
+
+
+async def test_concurrent_writers_of_overlapping_documents_create_no_duplicates(db: Database) -> None:
+    people = [{"name": n, "kind": "person"} for n in ["Ann Lee", "Bo Chan", "Cy Dorn"]]
+    documents = [
+        doc(
+            f"https://outlet{i}.example/story",
+            *[quote(f"Quote number {j}.", people[j % 3]) for j in range(6)],
+            publisher=f"Outlet {i % 2}",
+        )
+        for i in range(8)
+    ]
+    await asyncio.gather(*(write_source_document(db, d) for d in documents))
+    assert await db.fetchval("SELECT count(*) FROM entity WHERE kind = 'person'") == 3
+    assert await db.fetchval("SELECT count(*) FROM entity WHERE kind = 'organization'") == 2
+    assert await count(db, "claim") == 6
+    assert await count(db, "appearance") == 48
+
+
+async def test_speaker_feed_rows_follow_the_claims_date(db: Database) -> None:
+    result = await write_source_document(db, doc("https://a.example/1", quote("Dated.")))
+    claim_id = result.claims[0].id
+    await db.execute(
+        "UPDATE claim SET said_at = '2020-01-01', said_at_precision = 'day' WHERE id = $1", claim_id
+    )
+    key = await db.fetchval("SELECT said_key FROM claim_speaker WHERE claim_id = $1", claim_id)
+    assert key.year == 2020
