@@ -14,7 +14,7 @@ from starlette.responses import Response
 from api import docs, errors, graphql, middleware, rest
 from api.settings import Settings
 from db.database import Database, DatabaseUnavailable
-from db.demo import load_demo
+from db.demo_data import load_demo
 from db.embedded import start_embedded
 from db.health import readiness
 from db.migrate import migrate

@@ -65,7 +65,7 @@ def serve(host: str, port: int, workers: int) -> None:
     os.environ["CLAIMS_DATABASE_URL"] = dsn
 
     async def prepare(db: Any) -> None:
-        from db.demo import load_demo
+        from db.demo_data import load_demo
 
         if settings.load_demo:
             results = await load_demo(db)

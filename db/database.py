@@ -89,6 +89,7 @@ class Database:
             server_settings={
                 "statement_timeout": str(self.statement_timeout_ms),
                 "application_name": "claimsbase",
+                "TimeZone": "UTC",
                 "idle_in_transaction_session_timeout": "60000",
             },
         )

@@ -18,8 +18,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-import orjson
-
 from db.normalize import fold
 
 Sort = Literal["-said_at", "said_at", "-reported_at", "relevance"]
@@ -68,7 +66,8 @@ class Cursor:
     id: int
 
     def encode(self) -> str:
-        raw = orjson.dumps([self.sort, self.key, self.id])
+        """``base64url("<sort>|<key>|<id>")`` without padding — also built in SQL by `cursor_sql`."""
+        raw = f"{self.sort}|{self.key}|{self.id}".encode()
         return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
     @classmethod
@@ -77,15 +76,15 @@ class Cursor:
         try:
             if len(text) > 200:
                 raise ValueError("too long")
-            raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-            value = orjson.loads(raw)
-            s, key, ident = value
-            if not (isinstance(s, str) and isinstance(key, str) and isinstance(ident, int)):
-                raise ValueError("bad types")
-        except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError) as exc:
+            raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()
+            s, key, ident_text = raw.split("|")
+            if not ident_text.isdigit():
+                raise ValueError("bad id")
+            ident = int(ident_text)
+        except (ValueError, TypeError, binascii.Error, UnicodeDecodeError) as exc:
             raise CursorError("the cursor is not one this API issued") from exc
         if s != sort:
-            raise CursorError(f"the cursor belongs to sort {s!r}, not {sort!r}")
+            raise CursorError(f"the cursor belongs to another ordering ({s!r}), not {sort!r}")
         if not (1 <= ident < 2**63) or len(key) > 64:
             raise CursorError("the cursor is not one this API issued")
         cls._check_key(key, sort)
@@ -93,7 +92,11 @@ class Cursor:
 
     @staticmethod
     def _check_key(key: str, sort: str) -> None:
-        if sort == "relevance":
+        if sort == "entities":
+            if not key.isdigit():
+                raise CursorError("the cursor is not one this API issued")
+            return
+        if sort in ("relevance", "entities-rank"):
             try:
                 float(key)
             except ValueError as exc:
@@ -105,6 +108,12 @@ class Cursor:
             datetime.fromisoformat(key)
         except ValueError as exc:
             raise CursorError("the cursor is not one this API issued") from exc
+
+
+def cursor_sql(sort: str, key_sql: str, id_sql: str) -> str:
+    """SQL computing `Cursor(sort, key, id).encode()` for each row (PostgreSQL's base64 wraps at 76)."""
+    text = f"'{sort}|' || {key_sql} || '|' || {id_sql}"
+    return f"rtrim(translate(encode(convert_to({text}, 'UTF8'), 'base64'), E'+/\\n', '-_'), '=')"
 
 
 def tsquery_text(q: str) -> str:
@@ -155,6 +164,15 @@ def _criteria(f: ClaimFilter, p: Params, skip: str | None) -> list[str]:
     return out
 
 
+# scope kind → (link table, its column, whether it carries said_key for index-ordered walks)
+SCOPES = {
+    "speaker": ("claim_speaker", "entity_id", True),
+    "mention": ("mention", "entity_id", True),
+    "topic": ("claim_topic", "topic_id", True),
+    "source": ("appearance", "source_id", False),
+}
+
+
 def page_sql(
     f: ClaimFilter,
     p: Params,
@@ -163,11 +181,14 @@ def page_sql(
     after: Cursor | None = None,
     limit: int = 20,
     backward: bool = False,
+    scope: tuple[str, str] | None = None,
 ) -> str:
     """SQL for one page: rows ``(id bigint, sort_key text)`` in page order, at most ``limit`` of them.
 
-    ``backward`` walks the ordering in reverse from ``after`` (GraphQL's ``last``/``before``); the
-    caller reverses the rows back.
+    ``scope`` = (kind, SQL expression) restricts to one entity's, topic's or source's claims — a
+    bound parameter, or a column of an outer query for nested GraphQL connections. ``backward``
+    walks the ordering in reverse from ``after`` (GraphQL's ``last``/``before``); the caller
+    reverses the rows back.
     """
     if sort == "relevance" and not f.q:
         raise ValueError("sort=relevance needs a text query")
@@ -177,33 +198,31 @@ def page_sql(
     direction = "DESC" if descending else "ASC"
     compare = "<" if descending else ">"
 
-    drive, link, skip = "claim c", None, None
-    if sort in ("-said_at", "said_at"):
+    skip = None
+    if scope is None and sort in ("-said_at", "said_at"):
         if len(f.speakers) == 1:
-            link, skip = ("claim_speaker", f.speakers[0]), "speaker"
+            scope, skip = ("speaker", p.add(f.speakers[0], "::bigint")), "speaker"
         elif len(f.mentions) == 1:
-            link, skip = ("mention", f.mentions[0]), "mention"
+            scope, skip = ("mention", p.add(f.mentions[0], "::bigint")), "mention"
     conds = _criteria(f, p, skip)
 
     if sort in ("-said_at", "said_at"):
-        key_expr = "c.said_key"
-        cast = "::timestamptz"
+        key_expr, cast = "c.said_key", "::timestamptz"
     elif sort == "-reported_at":
-        key_expr = "c.reported_key"
-        cast = "::timestamptz"
+        key_expr, cast = "c.reported_key", "::timestamptz"
     else:
         key_expr = (
             f"ts_rank(c.search, websearch_to_tsquery('english', {p.add(tsquery_text(f.q or ''))}))::real"
         )
         cast = "::real"
 
-    if link is not None:
-        table, entity = link
+    drive, order_key, order_id = "claim c", key_expr, "c.id"
+    if scope is not None:
+        table, column, keyed = SCOPES[scope[0]]
         drive = f"{table} l JOIN claim c ON c.id = l.claim_id"
-        conds.insert(0, f"l.entity_id = {p.add(entity, '::bigint')}")
-        order_key, order_id = "l.said_key", "l.claim_id"
-    else:
-        order_key, order_id = key_expr, "c.id"
+        conds.insert(0, f"l.{column} = {scope[1]}")
+        if keyed and sort in ("-said_at", "said_at"):
+            order_key, order_id = "l.said_key", "l.claim_id"
 
     if after is not None:
         conds.append(
@@ -216,6 +235,11 @@ def page_sql(
     )
 
 
-def count_sql(f: ClaimFilter, p: Params) -> str:
+def count_sql(f: ClaimFilter, p: Params, scope: tuple[str, str] | None = None) -> str:
     """SQL counting every claim the filter matches (GraphQL ``totalCount``)."""
-    return f"SELECT count(*) FROM claim c WHERE {' AND '.join(_criteria(f, p, None))}"
+    conds = _criteria(f, p, None)
+    if scope is None:
+        return f"SELECT count(*) FROM claim c WHERE {' AND '.join(conds)}"
+    table, column, _ = SCOPES[scope[0]]
+    conds.insert(0, f"l.{column} = {scope[1]}")
+    return f"SELECT count(*) FROM {table} l JOIN claim c ON c.id = l.claim_id WHERE {' AND '.join(conds)}"

@@ -1,11 +1,107 @@
-"""GraphQL at /graphql: Strawberry schema, compiled execution, subscriptions."""
+"""GraphQL at /graphql: POST and GET run operations, a browser GET gets GraphiQL (served offline),
+and websockets speak graphql-transport-ws for subscriptions.
+"""
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from typing import Any
 
+import orjson
+from fastapi import FastAPI
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route, WebSocketRoute
+
+from api.errors import problem_response
+from api.graphql.executor import Executor
 from api.settings import Settings
+from schema.graphql.context import Context
+from schema.graphql.schema import build_schema
+
+JSON = "application/json"
+
+
+def build(settings: Settings) -> tuple[Any, Executor]:
+    """The Strawberry schema with this app's extensions, and its executor."""
+    from strawberry.extensions import MaskErrors, ParserCache, ValidationCache
+
+    def should_mask(error: Any) -> bool:
+        from graphql import GraphQLError
+
+        original = getattr(error, "original_error", None)
+        return original is not None and not isinstance(original, GraphQLError)
+
+    extensions: list[Any] = [
+        lambda: ParserCache(maxsize=1000),
+        lambda: ValidationCache(maxsize=1000),
+        lambda: MaskErrors(should_mask_error=should_mask, error_message="Internal error."),
+    ]
+    if not settings.graphql_introspection:
+        from strawberry.extensions import DisableIntrospection
+
+        extensions.append(DisableIntrospection)
+    schema = build_schema(extensions=extensions)
+    return schema, Executor(schema, settings)
+
+
+async def context_for(request: Request, caller: Any = None) -> Context:
+    """The per-request context: database, caller, fresh DataLoaders."""
+    return Context(
+        db=request.app.state.db, caller=caller, settings=request.app.state.settings, request=request
+    )
 
 
 def install(app: FastAPI, settings: Settings) -> None:
-    """Mount the GraphQL endpoint."""
+    """Mount /graphql on ``app``."""
+    schema, executor = build(settings)
+    app.state.graphql_schema = schema
+    app.state.graphql = executor
+
+    async def endpoint(request: Request) -> Response:
+        if request.method == "GET":
+            if "query" not in request.query_params:
+                if "text/html" in request.headers.get("accept", ""):
+                    from api.docs import graphiql_html
+
+                    return HTMLResponse(graphiql_html())
+                return problem_response(400, "GET /graphql needs a `query` parameter.", kind="bad-request")
+            try:
+                variables = orjson.loads(request.query_params.get("variables") or "{}")
+            except orjson.JSONDecodeError:
+                return problem_response(400, "`variables` is not valid JSON.", kind="bad-request")
+            body: Any = {
+                "query": request.query_params["query"],
+                "variables": variables,
+                "operationName": request.query_params.get("operationName"),
+            }
+            allow_mutations = False
+        else:
+            ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+            if ctype not in (JSON, "application/graphql-response+json", ""):
+                return problem_response(
+                    415, f"POST /graphql takes {JSON}, not {ctype!r}.", kind="unsupported-media-type"
+                )
+            try:
+                body = orjson.loads(await request.body())
+            except orjson.JSONDecodeError:
+                return problem_response(400, "The body is not valid JSON.", kind="bad-request")
+            if not isinstance(body, dict):
+                return problem_response(400, "The body must be a JSON object.", kind="bad-request")
+            allow_mutations = True
+        context = await context_for(request, getattr(request.state, "caller", None))
+        payload, status = await executor.run(request.app.state.db, body, context, allow_mutations)
+        return Response(payload, status_code=status, media_type=JSON)
+
+    app.router.routes.append(Route("/graphql", endpoint, methods=["GET", "POST"], include_in_schema=False))
+    try:
+        from strawberry.asgi import GraphQL
+        from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+
+        class Subscriptions(GraphQL):  # type: ignore[type-arg]
+            async def get_context(self, request: Any, response: Any = None) -> Context:
+                return Context(db=app.state.db, settings=settings, request=request)
+
+        ws = Subscriptions(schema, subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL])
+        app.router.routes.append(WebSocketRoute("/graphql", ws))
+    except ImportError:  # pragma: no cover - strawberry always ships its ASGI app
+        pass

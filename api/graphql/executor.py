@@ -1,0 +1,295 @@
+"""Running a GraphQL request: limits, then one compiled SQL statement, else ordinary resolution.
+
+Documents are parsed and validated once and cached by their text; compiled statements are cached
+per (document, operation, variables). Limits (tokens, depth, aliases, cost) apply to both paths.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLSyntaxError,
+    InlineFragmentNode,
+    IntValueNode,
+    OperationDefinitionNode,
+    OperationType,
+    SelectionSetNode,
+    VariableNode,
+    parse,
+    specified_rules,
+    validate,
+)
+from graphql.execution.values import get_variable_values
+from graphql.validation import NoSchemaIntrospectionCustomRule
+
+from api.graphql.plan import Planner
+from api.settings import Settings
+from db.compile import NotCompilable, compile_query
+from db.database import Database
+
+log = logging.getLogger("claims.graphql")
+
+DEFAULT_CONNECTION_SIZE = 20
+LIST_WEIGHT = 5  # what an unpaginated list (speakers, appearances…) is assumed to hold, for cost
+
+
+class LRU(OrderedDict[Any, Any]):
+    """A small least-recently-used cache."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size = size
+
+    def get_or(self, key: Any) -> Any:
+        value = self.get(key)
+        if value is not None:
+            self.move_to_end(key)
+        return value
+
+    def put(self, key: Any, value: Any) -> None:
+        self[key] = value
+        if len(self) > self.size:
+            self.popitem(last=False)
+
+
+@dataclass
+class Prepared:
+    """A parsed and validated document, or the errors that stop it."""
+
+    document: DocumentNode | None
+    errors: list[GraphQLError]
+    fragments: dict[str, FragmentDefinitionNode]
+
+
+def _error(message: str, code: str) -> GraphQLError:
+    return GraphQLError(message, extensions={"code": code})
+
+
+class Executor:
+    """The /graphql engine for one app."""
+
+    def __init__(self, schema: Any, settings: Settings) -> None:
+        self.schema = schema
+        self.gql = schema._schema
+        self.settings = settings
+        self.documents = LRU(1000)
+        self.plans = LRU(2000)
+        self.rules = list(specified_rules)
+        if not settings.graphql_introspection:
+            self.rules.append(NoSchemaIntrospectionCustomRule)
+
+    # -- preparing -----------------------------------------------------------------------
+
+    def prepare(self, query: str) -> Prepared:
+        cached: Prepared | None = self.documents.get_or(query)
+        if cached is None:
+            cached = self._prepare(query)
+            self.documents.put(query, cached)
+        return cached
+
+    def _prepare(self, query: str) -> Prepared:
+        s = self.settings
+        try:
+            document = parse(query, max_tokens=s.graphql_max_tokens)
+        except GraphQLSyntaxError as exc:
+            code = "TOKEN_LIMIT" if "tokens" in exc.message else "GRAPHQL_PARSE_FAILED"
+            return Prepared(None, [_error(exc.message, code)], {})
+        errors = validate(self.gql, document, self.rules)
+        if errors:
+            return Prepared(None, [_error(e.message, "GRAPHQL_VALIDATION_FAILED") for e in errors[:20]], {})
+        fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+        aliases = sum(1 for _ in _aliases(document))
+        if aliases > s.graphql_max_aliases:
+            return Prepared(
+                None,
+                [_error(f"{aliases} aliases exceed the limit of {s.graphql_max_aliases}", "ALIAS_LIMIT")],
+                {},
+            )
+        for op in document.definitions:
+            if isinstance(op, OperationDefinitionNode):
+                depth = _depth(op.selection_set, fragments, 0)
+                if depth > s.graphql_max_depth:
+                    return Prepared(
+                        None,
+                        [
+                            _error(
+                                f"query depth {depth} exceeds the limit of {s.graphql_max_depth}",
+                                "DEPTH_LIMIT",
+                            )
+                        ],
+                        {},
+                    )
+        return Prepared(document, [], fragments)
+
+    # -- running -------------------------------------------------------------------------
+
+    async def run(
+        self, db: Database, body: dict[str, Any], context: Any, allow_mutations: bool = True
+    ) -> tuple[bytes, int]:
+        """(response JSON, HTTP status) for one request body."""
+        query = body.get("query")
+        variables = body.get("variables") or {}
+        operation_name = body.get("operationName")
+        if not isinstance(query, str) or not query.strip():
+            return _errors([_error("the request needs a `query` string", "BAD_REQUEST")]), 400
+        if not isinstance(variables, dict):
+            return _errors([_error("`variables` must be an object", "BAD_REQUEST")]), 400
+        if operation_name is not None and not isinstance(operation_name, str):
+            return _errors([_error("`operationName` must be a string", "BAD_REQUEST")]), 400
+        prepared = self.prepare(query)
+        if prepared.document is None:
+            return _errors(prepared.errors), 400 if prepared.errors[0].extensions.get(
+                "code"
+            ) == "GRAPHQL_PARSE_FAILED" else 200
+        operation = _operation(prepared.document, operation_name)
+        if operation is None:
+            return _errors(
+                [_error("no operation with that name (or several without operationName)", "BAD_REQUEST")]
+            ), 400
+        if operation.operation == OperationType.MUTATION and not allow_mutations:
+            return _errors([_error("mutations need POST", "BAD_REQUEST")]), 405
+        coerced = get_variable_values(self.gql, operation.variable_definitions or [], variables)
+        if isinstance(coerced, list):
+            return _errors([_error(e.message, "BAD_USER_INPUT") for e in coerced]), 200
+        cost = _cost(operation.selection_set, prepared.fragments, coerced.coerced)
+        if cost > self.settings.graphql_max_cost:
+            message = f"query cost {cost} exceeds the limit of {self.settings.graphql_max_cost} (page sizes multiply down the nesting)"
+            return _errors([_error(message, "COST_LIMIT")]), 200
+        if operation.operation == OperationType.QUERY:
+            key = (query, operation_name, orjson.dumps(variables, option=orjson.OPT_SORT_KEYS))
+            plan = self.plans.get_or(key)
+            if plan is None:
+                try:
+                    sels = Planner(self.gql, operation, prepared.fragments, coerced).root()
+                    plan = compile_query(sels)
+                except NotCompilable as exc:
+                    log.debug("not compiled: %s", exc)
+                    plan = False
+                self.plans.put(key, plan)
+            if plan:
+                sql, params = plan
+                text = await db.fetchval(sql, *params)
+                return text.encode(), 200
+        return await self.ordinary(query, variables, operation_name, context), 200
+
+    async def ordinary(
+        self, query: str, variables: dict[str, Any], operation_name: str | None, context: Any
+    ) -> bytes:
+        """Strawberry's own resolution (mutations, and what the compiler does not handle)."""
+        result = await self.schema.execute(
+            query, variable_values=variables, context_value=context, operation_name=operation_name
+        )
+        out: dict[str, Any] = {}
+        if result.errors:
+            out["errors"] = [e.formatted for e in result.errors]
+        out["data"] = result.data
+        return orjson.dumps(out, default=str)
+
+
+def _errors(errors: list[GraphQLError]) -> bytes:
+    return orjson.dumps({"errors": [e.formatted for e in errors]})
+
+
+def _operation(document: DocumentNode, name: str | None) -> OperationDefinitionNode | None:
+    ops = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    if name is None:
+        return ops[0] if len(ops) == 1 else None
+    return next((o for o in ops if o.name and o.name.value == name), None)
+
+
+def _aliases(node: Any) -> Any:
+    for definition in node.definitions:
+        yield from _aliases_in(definition.selection_set)
+
+
+def _aliases_in(selection_set: SelectionSetNode | None) -> Any:
+    if selection_set is None:
+        return
+    for sel in selection_set.selections:
+        if isinstance(sel, FieldNode) and sel.alias is not None:
+            yield sel
+        yield from _aliases_in(getattr(sel, "selection_set", None))
+
+
+def _depth(
+    selection_set: SelectionSetNode | None, fragments: dict[str, FragmentDefinitionNode], level: int
+) -> int:
+    if selection_set is None or level > 100:
+        return level
+    deepest = level
+    for sel in selection_set.selections:
+        if isinstance(sel, FieldNode):
+            if sel.name.value.startswith("__"):
+                continue
+            deepest = max(deepest, _depth(sel.selection_set, fragments, level + 1))
+        elif isinstance(sel, InlineFragmentNode):
+            deepest = max(deepest, _depth(sel.selection_set, fragments, level))
+        elif isinstance(sel, FragmentSpreadNode) and sel.name.value in fragments:
+            deepest = max(deepest, _depth(fragments[sel.name.value].selection_set, fragments, level))
+    return deepest
+
+
+def _size(field: FieldNode, variables: dict[str, Any]) -> int | None:
+    for arg in field.arguments or ():
+        if arg.name.value in ("first", "last"):
+            if isinstance(arg.value, IntValueNode):
+                return int(arg.value.value)
+            if isinstance(arg.value, VariableNode):
+                value = variables.get(arg.value.name.value)
+                return int(value) if isinstance(value, int) else None
+    return None
+
+
+CONNECTIONS = {"claims", "mentionedIn", "entities", "sources"}
+LISTS = {
+    "speakers",
+    "appearances",
+    "mentions",
+    "topics",
+    "relatedClaims",
+    "aliases",
+    "roles",
+    "authors",
+    "cites",
+    "externalIds",
+    "nodes",
+    "search",
+}
+
+
+def _cost(
+    selection_set: SelectionSetNode | None,
+    fragments: dict[str, FragmentDefinitionNode],
+    variables: dict[str, Any],
+    depth: int = 0,
+) -> int:
+    """Fields weighted by the page sizes above them: ``claims(first: 50) { speakers { … } }`` ≈ 50 × 5 × …"""
+    if selection_set is None or depth > 100:
+        return 0
+    total = 0
+    for sel in selection_set.selections:
+        if isinstance(sel, FieldNode):
+            name = sel.name.value
+            size = _size(sel, variables)
+            if name in CONNECTIONS:
+                factor = size if size is not None else DEFAULT_CONNECTION_SIZE
+            elif name in LISTS:
+                factor = size if size is not None else LIST_WEIGHT
+            else:
+                factor = 1
+            total += 1 + max(factor, 1) * _cost(sel.selection_set, fragments, variables, depth + 1)
+        elif isinstance(sel, InlineFragmentNode):
+            total += _cost(sel.selection_set, fragments, variables, depth)
+        elif isinstance(sel, FragmentSpreadNode) and sel.name.value in fragments:
+            total += _cost(fragments[sel.name.value].selection_set, fragments, variables, depth + 1)
+    return total

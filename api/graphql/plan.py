@@ -1,0 +1,166 @@
+"""From a validated GraphQL operation to a `Sel` plan the SQL compiler understands.
+
+graphql-core collects the fields (fragments, inline fragments, @skip/@include, field merging) and
+coerces the arguments; the arguments are then interpreted exactly as the ordinary resolvers
+interpret them (same helpers), so a bad argument becomes `NotCompilable` and the ordinary path
+reports the error in the standard shape.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from graphql import (
+    GraphQLError,
+    GraphQLField,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLSchema,
+    OperationDefinitionNode,
+    get_named_type,
+    is_abstract_type,
+    is_object_type,
+)
+from graphql.execution.collect_fields import FieldDetails, FragmentDetails, collect_fields, collect_subfields
+from graphql.execution.values import VariableValues, get_argument_values
+from graphql.language import FragmentDefinitionNode
+
+from db.compile import NotCompilable, Sel, Window
+from schema.graphql.scalars import from_global_id
+from schema.graphql.types import MAX_PAGE, ClaimFilterInput, claim_filter, page_window
+
+_SNAKE = {
+    "reportedBy": "reported_by",
+    "saidAfter": "said_after",
+    "saidBefore": "said_before",
+    "reportedAfter": "reported_after",
+    "reportedBefore": "reported_before",
+}
+
+CLAIM_CONNECTIONS = {("Query", "claims"), ("Entity", "claims")}
+PLAIN_CONNECTIONS = {("Entity", "mentionedIn"), ("Source", "claims"), ("Topic", "claims")}
+
+
+class Planner:
+    """Builds the plan of one operation with its variables."""
+
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        operation: OperationDefinitionNode,
+        fragments: dict[str, FragmentDefinitionNode],
+        variables: VariableValues,
+    ) -> None:
+        self.schema = schema
+        self.operation = operation
+        self.fragments = {name: FragmentDetails(node) for name, node in fragments.items()}
+        self.variables = variables
+
+    def root(self) -> list[Sel]:
+        query_type = self.schema.query_type
+        assert query_type is not None
+        collected = collect_fields(self.schema, self.fragments, self.variables, query_type, self.operation)
+        if collected.new_defer_usages:
+            raise NotCompilable("@defer")
+        return [self.sel(query_type, key, details) for key, details in collected.grouped_field_set.items()]
+
+    def sel(self, parent: GraphQLObjectType, key: str, details: list[FieldDetails]) -> Sel:
+        node = details[0].node
+        name = node.name.value
+        if name == "__typename":
+            return Sel(key, name)
+        if name.startswith("__"):
+            raise NotCompilable("introspection")
+        field_def = parent.fields[name]
+        args = self.interpret(parent.name, name, field_def, details[0])
+        out = Sel(key, name, args)
+        named = get_named_type(field_def.type)
+        if is_object_type(named):
+            out.fields = self.children(named, details)  # type: ignore[arg-type]
+        elif is_abstract_type(named):
+            for possible in self.schema.get_possible_types(named):  # type: ignore[arg-type]
+                out.by_type[possible.name] = self.children(possible, details)
+        return out
+
+    def children(self, type_: GraphQLObjectType, details: list[FieldDetails]) -> list[Sel]:
+        collected = collect_subfields(
+            self.schema, self.fragments, self.variables, self.operation, type_, details
+        )
+        if collected.new_defer_usages:
+            raise NotCompilable("@defer")
+        return [self.sel(type_, key, d) for key, d in collected.grouped_field_set.items()]
+
+    def interpret(
+        self, parent: str, name: str, field_def: GraphQLField, detail: FieldDetails
+    ) -> dict[str, Any]:
+        """Arguments as the db layer takes them; any input error → `NotCompilable`."""
+        raw = get_argument_values(field_def, detail.node, self.variables, detail.fragment_variable_values)
+        try:
+            return self._interpret(parent, name, raw)
+        except GraphQLError as exc:
+            raise NotCompilable(str(exc)) from exc
+
+    def _interpret(self, parent: str, name: str, raw: dict[str, Any]) -> dict[str, Any]:
+        if (parent, name) in CLAIM_CONNECTIONS:
+            value = raw.get("filter")
+            f = claim_filter(
+                ClaimFilterInput(**{_SNAKE.get(k, k): v for k, v in value.items()}) if value else None
+            )
+            sort = raw["orderBy"].value
+            if sort == "relevance" and not f.q:
+                raise GraphQLError("orderBy: RELEVANCE needs filter.search")
+            return {"filter": f, "sort": sort, "window": self.window(raw, sort)}
+        if (parent, name) in PLAIN_CONNECTIONS:
+            return {"window": self.window(raw, "-said_at")}
+        if parent != "Query":
+            return {}
+        match name:
+            case "claim" | "entity" | "source":
+                return {"id": from_global_id(raw["id"], name.capitalize())[1]}
+            case "node":
+                return {"id": from_global_id(raw["id"])}
+            case "nodes":
+                if len(raw["ids"]) > MAX_PAGE:
+                    raise GraphQLError(f"ids: at most {MAX_PAGE}")
+                return {"ids": [from_global_id(i) for i in raw["ids"]]}
+            case "entities":
+                search = raw.get("search")
+                if search is not None and len(search) > 200:
+                    raise GraphQLError("search: at most 200 characters")
+                sort = "entities-rank" if search is not None else "entities"
+                kind = raw.get("kind")
+                return {
+                    "search": search,
+                    "kind": kind.value if kind else None,
+                    "window": self.window(raw, sort),
+                }
+            case "sources":
+                publisher = raw.get("publisher")
+                return {
+                    "publisher": from_global_id(publisher, "Entity", "publisher")[1] if publisher else None,
+                    "published_after": raw.get("publishedAfter"),
+                    "published_before": raw.get("publishedBefore"),
+                    "window": self.window(raw, "sources"),
+                }
+            case "search":
+                if not 0 <= raw["first"] <= MAX_PAGE:
+                    raise GraphQLError(f"first must be between 0 and {MAX_PAGE}")
+                if len(raw["query"]) > 500:
+                    raise GraphQLError("query: at most 500 characters")
+                return {"query": raw["query"], "first": raw["first"]}
+        return {}
+
+    @staticmethod
+    def window(raw: dict[str, Any], sort: str) -> Window:
+        size, cursor, backward = page_window(
+            raw.get("first"), raw.get("after"), raw.get("last"), raw.get("before"), sort
+        )
+        return Window(size, cursor, backward)
+
+
+def unwrap(type_: Any) -> Any:
+    """The named type under list and non-null wrappers."""
+    while isinstance(type_, GraphQLNonNull | GraphQLList):
+        type_ = type_.of_type
+    return type_

@@ -1,0 +1,481 @@
+"""Compile a GraphQL selection plan into ONE SQL statement that returns the response JSON.
+
+The API layer parses and validates the operation (Strawberry / graphql-core), interprets its
+arguments, and hands over a tree of `Sel`; this module turns it into nested ``json_build_object``
+/ ``json_agg`` expressions. PostgreSQL builds the whole ``{"data": …}`` document and the bytes go
+to the socket untouched. List orderings are the ones the ordinary resolvers use (db/graph.py), so
+both paths give the same answer.
+
+A nested to-many list is a correlated subquery on its index (``WHERE claim_id = c.id``); a
+nested connection is a correlated keyset page (db/filters.py). Nothing here depends on page size:
+one statement, whatever the nesting.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from db import graph
+from db.filters import ClaimFilter, Cursor, Params, Sort, count_sql, cursor_sql, page_sql
+
+
+class NotCompilable(Exception):
+    """The plan uses something the compiler does not handle; run it the ordinary way."""
+
+
+@dataclass
+class Window:
+    """A Relay page: how many, after which cursor, which way."""
+
+    size: int
+    cursor: Cursor | None
+    backward: bool = False
+
+
+@dataclass
+class Sel:
+    """One selected field: response key, field name, interpreted arguments, sub-selections.
+
+    ``fields`` is the sub-selection of an object-typed field; ``by_type`` the sub-selection per
+    concrete type of an interface- or union-typed one.
+    """
+
+    key: str
+    name: str
+    args: dict[str, Any] = field(default_factory=dict)
+    fields: list[Sel] = field(default_factory=list)
+    by_type: dict[str, list[Sel]] = field(default_factory=dict)
+
+
+C = '"C"'  # byte-order collation: the same list order on every server
+
+
+def gid(type_name: str, id_sql: str) -> str:
+    """SQL for a Relay global id (base64 of ``Type:id``), as `to_global_id` computes it."""
+    return f"encode(convert_to('{type_name}:' || {id_sql}, 'UTF8'), 'base64')"
+
+
+def _agg(obj: str, order: str) -> str:
+    return f"coalesce(json_agg({obj} ORDER BY {order}), '[]'::json)"
+
+
+class Compiler:
+    """Builds one statement; ``params`` collects its bound values."""
+
+    MAX_KEYS = 50  # json_build_object takes at most 100 arguments
+
+    def __init__(self) -> None:
+        self.p = Params()
+        self.n = 0
+
+    def alias(self, prefix: str) -> str:
+        self.n += 1
+        return f"{prefix}{self.n}"
+
+    # -- objects ---------------------------------------------------------------------------
+
+    def obj(self, sels: list[Sel], column: Callable[[Sel], str]) -> str:
+        if len(sels) > self.MAX_KEYS:
+            raise NotCompilable("too many fields in one selection")
+        if not sels:
+            return "json_build_object()"
+        parts = []
+        for s in sels:
+            parts.append(f"'{s.key}', {column(s)}")
+        return f"json_build_object({', '.join(parts)})"
+
+    def claim(self, sels: list[Sel], c: str) -> str:
+        def column(s: Sel) -> str:
+            match s.name:
+                case "__typename":
+                    return "'Claim'"
+                case "id":
+                    return gid("Claim", f"{c}.id")
+                case "databaseId":
+                    return f"{c}.id"
+                case "content" | "language":
+                    return f"{c}.{s.name}"
+                case "kind":
+                    return f"upper({c}.kind)"
+                case "saidAt":
+                    return f"{c}.said_at"
+                case "saidAtPrecision":
+                    return f"upper({c}.said_at_precision)"
+                case "firstReportedAt":
+                    return f"{c}.first_reported_at"
+                case "speakers":
+                    cs = self.alias("cs")
+                    inner = self.speaker(s.fields, cs)
+                    order = graph.ORDER_SPEAKERS.replace("cs.", f"{cs}.")
+                    return (
+                        f"(SELECT {_agg(inner, order)} FROM claim_speaker {cs} WHERE {cs}.claim_id = {c}.id)"
+                    )
+                case "appearances":
+                    a = self.alias("a")
+                    inner = self.appearance(s.fields, a)
+                    return (
+                        f"(SELECT {_agg(inner, f'{a}.id')} FROM appearance {a} WHERE {a}.claim_id = {c}.id)"
+                    )
+                case "location":
+                    return self.entity_by(s.fields, f"{c}.location_id")
+                case "mentions":
+                    m, e = self.alias("m"), self.alias("e")
+                    inner = self.entity(s.fields, e)
+                    return (
+                        f"(SELECT {_agg(inner, f'{m}.entity_id')} FROM mention {m} "
+                        f"JOIN entity {e} ON {e}.id = {m}.entity_id WHERE {m}.claim_id = {c}.id)"
+                    )
+                case "topics":
+                    ct, t = self.alias("ct"), self.alias("t")
+                    inner = self.topic(s.fields, t)
+                    return (
+                        f"(SELECT {_agg(inner, t + '.slug COLLATE ' + C)} FROM claim_topic {ct} "
+                        f"JOIN topic {t} ON {t}.id = {ct}.topic_id WHERE {ct}.claim_id = {c}.id)"
+                    )
+                case "relatedClaims":
+                    r, rc = self.alias("r"), self.alias("rc")
+                    inner = self.obj(s.fields, lambda x: self.related(x, r, rc))
+                    return (
+                        f"(SELECT {_agg(inner, f'{r}.kind, {r}.related_claim_id')} FROM claim_relation {r} "
+                        f"JOIN claim {rc} ON {rc}.id = {r}.related_claim_id AND {rc}.deleted_at IS NULL "
+                        f"WHERE {r}.claim_id = {c}.id)"
+                    )
+            raise NotCompilable(f"Claim.{s.name}")
+
+        return self.obj(sels, column)
+
+    def related(self, s: Sel, r: str, rc: str) -> str:
+        match s.name:
+            case "__typename":
+                return "'RelatedClaim'"
+            case "kind":
+                return f"upper({r}.kind)"
+            case "claim":
+                return self.claim(s.fields, rc)
+        raise NotCompilable(f"RelatedClaim.{s.name}")
+
+    def speaker(self, sels: list[Sel], cs: str) -> str:
+        def column(s: Sel) -> str:
+            match s.name:
+                case "__typename":
+                    return "'ClaimSpeaker'"
+                case "role":
+                    return f"upper({cs}.role)"
+                case "position":
+                    return f"{cs}.position"
+                case "entity":
+                    return self.entity_by(s.fields, f"{cs}.entity_id")
+            raise NotCompilable(f"ClaimSpeaker.{s.name}")
+
+        return self.obj(sels, column)
+
+    def appearance(self, sels: list[Sel], a: str) -> str:
+        def column(s: Sel) -> str:
+            match s.name:
+                case "__typename":
+                    return "'Appearance'"
+                case "id":
+                    return gid("Appearance", f"{a}.id")
+                case "quote":
+                    return f"{a}.quote"
+                case "span":
+                    span = self.obj(
+                        s.fields,
+                        lambda x: {
+                            "start": f"{a}.span_start",
+                            "end": f"{a}.span_end",
+                            "__typename": "'Span'",
+                        }[x.name],
+                    )
+                    return f"CASE WHEN {a}.span_start IS NULL THEN NULL ELSE {span} END"
+                case "source":
+                    return self.source_by(s.fields, f"{a}.source_id")
+                case "citedSource":
+                    return self.source_by(s.fields, f"{a}.cited_source_id")
+            raise NotCompilable(f"Appearance.{s.name}")
+
+        return self.obj(sels, column)
+
+    def entity_by(self, sels: list[Sel], id_sql: str) -> str:
+        e = self.alias("e")
+        return f"(SELECT {self.entity(sels, e)} FROM entity {e} WHERE {e}.id = {id_sql})"
+
+    def source_by(self, sels: list[Sel], id_sql: str) -> str:
+        s_ = self.alias("s")
+        return f"(SELECT {self.source(sels, s_)} FROM source {s_} WHERE {s_}.id = {id_sql})"
+
+    def entity(self, sels: list[Sel], e: str) -> str:
+        def column(s: Sel) -> str:
+            match s.name:
+                case "__typename":
+                    return "'Entity'"
+                case "id":
+                    return gid("Entity", f"{e}.id")
+                case "databaseId":
+                    return f"{e}.id"
+                case "kind":
+                    return f"upper({e}.kind)"
+                case "name" | "description":
+                    return f"{e}.{s.name}"
+                case "aliases":
+                    al = self.alias("al")
+                    return (
+                        f"(SELECT {_agg(al + '.alias', al + '.alias COLLATE ' + C)} "
+                        f"FROM entity_alias {al} WHERE {al}.entity_id = {e}.id)"
+                    )
+                case "externalIds":
+                    x = self.alias("x")
+                    inner = self.obj(
+                        s.fields,
+                        lambda y: {
+                            "scheme": f"{x}.scheme",
+                            "value": f"{x}.value",
+                            "__typename": "'ExternalId'",
+                        }[y.name],
+                    )
+                    return (
+                        f"(SELECT {_agg(inner, f'{x}.scheme, {x}.value')} "
+                        f"FROM entity_external_id {x} WHERE {x}.entity_id = {e}.id)"
+                    )
+                case "roles":
+                    ro = self.alias("ro")
+                    inner = self.obj(
+                        s.fields,
+                        lambda y: {
+                            "id": gid("EntityRole", f"{ro}.id"),
+                            "title": f"{ro}.title",
+                            "startDate": f"{ro}.start_date",
+                            "endDate": f"{ro}.end_date",
+                            "__typename": "'EntityRole'",
+                        }[y.name],
+                    )
+                    return (
+                        f"(SELECT {_agg(inner, f'{ro}.start_date NULLS FIRST, {ro}.id')} "
+                        f"FROM entity_role {ro} WHERE {ro}.entity_id = {e}.id)"
+                    )
+                case "claims":
+                    return self.claim_connection(s, ("speaker", f"{e}.id"))
+                case "mentionedIn":
+                    return self.claim_connection(s, ("mention", f"{e}.id"))
+            raise NotCompilable(f"Entity.{s.name}")
+
+        return self.obj(sels, column)
+
+    def source(self, sels: list[Sel], s_: str) -> str:
+        def column(s: Sel) -> str:
+            match s.name:
+                case "__typename":
+                    return "'Source'"
+                case "id":
+                    return gid("Source", f"{s_}.id")
+                case "databaseId":
+                    return f"{s_}.id"
+                case "kind":
+                    return f"upper({s_}.kind)"
+                case "title" | "url" | "language":
+                    return f"{s_}.{s.name}"
+                case "publishedAt":
+                    return f"{s_}.published_at"
+                case "publisher":
+                    return self.entity_by(s.fields, f"{s_}.publisher_id")
+                case "authors":
+                    sa, e = self.alias("sa"), self.alias("e")
+                    inner = self.entity(s.fields, e)
+                    return (
+                        f"(SELECT {_agg(inner, f'{sa}.position, {sa}.entity_id')} FROM source_author {sa} "
+                        f"JOIN entity {e} ON {e}.id = {sa}.entity_id WHERE {sa}.source_id = {s_}.id)"
+                    )
+                case "claims":
+                    return self.claim_connection(s, ("source", f"{s_}.id"))
+                case "cites":
+                    cs = self.alias("cs")
+                    inner = self.source(s.fields, cs)
+                    return (
+                        f"(SELECT {_agg(inner, f'{cs}.id')} FROM source {cs} WHERE {cs}.id IN "
+                        f"(SELECT a.cited_source_id FROM appearance a WHERE a.source_id = {s_}.id))"
+                    )
+            raise NotCompilable(f"Source.{s.name}")
+
+        return self.obj(sels, column)
+
+    def topic(self, sels: list[Sel], t: str) -> str:
+        def column(s: Sel) -> str:
+            match s.name:
+                case "__typename":
+                    return "'Topic'"
+                case "id":
+                    return gid("Topic", f"{t}.id")
+                case "slug" | "name":
+                    return f"{t}.{s.name}"
+                case "claims":
+                    return self.claim_connection(s, ("topic", f"{t}.id"))
+            raise NotCompilable(f"Topic.{s.name}")
+
+        return self.obj(sels, column)
+
+    # -- connections ------------------------------------------------------------------------
+
+    def connection(
+        self,
+        s: Sel,
+        page: str,
+        sort: str,
+        window: Window,
+        node: Callable[[list[Sel], str], str],
+        table: str,
+        total: str | None,
+    ) -> str:
+        """A Relay connection over a page statement of rows ``(id, sort_key)`` (``size + 1`` of them)."""
+        pg, x = self.alias("pg"), self.alias("n")
+        size = self.p.add(window.size, "::int")
+        fwd = "DESC" if window.backward else "ASC"
+        rev = "ASC" if window.backward else "DESC"
+        cur = cursor_sql(sort, f"{pg}.sort_key", f"{pg}.id")
+        more = f"((SELECT count(*) FROM {pg}) > {size})"
+        given = "true" if window.cursor is not None else "false"
+        has_next, has_prev = (given, more) if window.backward else (more, given)
+
+        def edge_column(e: Sel) -> str:
+            match e.name:
+                case "__typename":
+                    return f"'{table.capitalize()}Edge'"
+                case "cursor":
+                    return cur
+                case "node":
+                    return node(e.fields, x)
+            raise NotCompilable(f"Edge.{e.name}")
+
+        def info_column(i: Sel) -> str:
+            match i.name:
+                case "__typename":
+                    return "'PageInfo'"
+                case "hasNextPage":
+                    return has_next
+                case "hasPreviousPage":
+                    return has_prev
+                case "startCursor":
+                    return f"(SELECT {cur} FROM {pg} WHERE {pg}.n <= {size} ORDER BY {pg}.n {fwd} LIMIT 1)"
+                case "endCursor":
+                    return f"(SELECT {cur} FROM {pg} WHERE {pg}.n <= {size} ORDER BY {pg}.n {rev} LIMIT 1)"
+            raise NotCompilable(f"PageInfo.{i.name}")
+
+        def column(c: Sel) -> str:
+            match c.name:
+                case "__typename":
+                    return f"'{table.capitalize()}Connection'"
+                case "edges":
+                    edge = self.obj(c.fields, edge_column)
+                    return (
+                        f"(SELECT {_agg(edge, f'{pg}.n {fwd}')} FROM {pg} JOIN {table} {x} ON {x}.id = {pg}.id "
+                        f"WHERE {pg}.n <= {size})"
+                    )
+                case "pageInfo":
+                    return self.obj(c.fields, info_column)
+                case "totalCount" if total is not None:
+                    return f"({total})"
+            raise NotCompilable(f"Connection.{c.name}")
+
+        body = self.obj(s.fields, column)
+        numbered = f"SELECT q.id, q.sort_key, row_number() OVER () AS n FROM ({page}) q"
+        return f"(WITH {pg} AS ({numbered}) SELECT {body})"
+
+    def claim_connection(self, s: Sel, scope: tuple[str, str] | None) -> str:
+        f: ClaimFilter = s.args.get("filter") or ClaimFilter()
+        sort: Sort = s.args.get("sort", "-said_at")
+        window: Window = s.args["window"]
+        page = page_sql(
+            f,
+            self.p,
+            sort=sort,
+            after=window.cursor,
+            limit=window.size + 1,
+            backward=window.backward,
+            scope=scope,
+        )
+        total = None
+        if any(c.name == "totalCount" for c in s.fields):
+            total = count_sql(f, self.p, scope)
+        return self.connection(s, page, sort, window, self.claim, "claim", total)
+
+    # -- the query root ---------------------------------------------------------------------
+
+    def by_id(self, type_name: str, sels: list[Sel], row_id: int) -> str:
+        ident = self.p.add(row_id, "::bigint")
+        match type_name:
+            case "Claim":
+                c = self.alias("c")
+                return f"(SELECT {self.claim(sels, c)} FROM claim {c} WHERE {c}.id = {ident} AND {c}.deleted_at IS NULL)"
+            case "Entity":
+                return self.entity_by(sels, ident)
+            case "Source":
+                return self.source_by(sels, ident)
+            case "Topic":
+                t = self.alias("t")
+                return f"(SELECT {self.topic(sels, t)} FROM topic {t} WHERE {t}.id = {ident})"
+        return "NULL::json"
+
+    def root_field(self, s: Sel) -> str:
+        match s.name:
+            case "__typename":
+                return "'Query'"
+            case "claims":
+                return self.claim_connection(s, None)
+            case "claim" | "entity" | "source":
+                return self.by_id(s.name.capitalize(), s.fields, s.args["id"])
+            case "node":
+                type_name, row_id = s.args["id"]
+                return self.by_id(type_name, s.by_type.get(type_name, []), row_id)
+            case "nodes":
+                items = [self.by_id(t, s.by_type.get(t, []), i) for t, i in s.args["ids"]]
+                return f"json_build_array({', '.join(items)})" if items else "'[]'::json"
+            case "topics":
+                t = self.alias("t")
+                return f"(SELECT {_agg(self.topic(s.fields, t), t + '.slug COLLATE ' + C)} FROM topic {t})"
+            case "entities":
+                window: Window = s.args["window"]
+                sort = "entities-rank" if s.args.get("search") is not None else "entities"
+                page = graph.entity_page_sql(
+                    self.p,
+                    search=s.args.get("search"),
+                    kind=s.args.get("kind"),
+                    after=window.cursor,
+                    limit=window.size + 1,
+                )
+                return self.connection(s, page, sort, window, self.entity, "entity", None)
+            case "sources":
+                window = s.args["window"]
+                page = graph.source_page_sql(
+                    self.p,
+                    publisher=s.args.get("publisher"),
+                    published_after=s.args.get("published_after"),
+                    published_before=s.args.get("published_before"),
+                    after=window.cursor,
+                    limit=window.size + 1,
+                )
+                return self.connection(s, page, "sources", window, self.source, "source", None)
+            case "search":
+                h = self.alias("h")
+                hits = graph.search_sql(self.p, s.args["query"], s.args["first"])
+                c, e = self.alias("c"), self.alias("e")
+                claim = self.claim(s.by_type.get("Claim", []), c)
+                entity = self.entity(s.by_type.get("Entity", []), e)
+                item = (
+                    f"CASE WHEN {h}.type = 'Claim' THEN (SELECT {claim} FROM claim {c} WHERE {c}.id = {h}.id) "
+                    f"ELSE (SELECT {entity} FROM entity {e} WHERE {e}.id = {h}.id) END"
+                )
+                return f"(SELECT {_agg(item, f'{h}.rank DESC, {h}.type, {h}.id')} FROM ({hits}) {h})"
+        raise NotCompilable(f"Query.{s.name}")
+
+    def query(self, sels: list[Sel]) -> str:
+        """The statement: one row, one text column holding ``{"data": …}``."""
+        data = self.obj(sels, self.root_field)
+        return f"SELECT json_build_object('data', {data})::text"
+
+
+def compile_query(sels: list[Sel]) -> tuple[str, list[Any]]:
+    """(SQL, parameters) answering a query operation whose root selection is ``sels``."""
+    compiler = Compiler()
+    sql = compiler.query(sels)
+    return sql, compiler.p.values

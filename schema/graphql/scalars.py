@@ -1,0 +1,67 @@
+"""Global ids and date scalars, written exactly as PostgreSQL's compiled path writes them."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import UTC, date, datetime
+from typing import NewType
+
+import strawberry
+from graphql import GraphQLError
+
+from schema.documents import as_aware
+
+TYPES = ("Claim", "Entity", "Source", "Appearance", "Topic", "EntityRole")
+
+
+def to_global_id(type_name: str, row_id: int) -> strawberry.ID:
+    """``to_global_id("Claim", 12) == "Q2xhaW06MTI="`` (base64 of ``Claim:12``, as Relay does)."""
+    return strawberry.ID(base64.b64encode(f"{type_name}:{row_id}".encode()).decode())
+
+
+def from_global_id(value: str, expected: str | None = None, argument: str = "id") -> tuple[str, int]:
+    """(type name, row id) of a global id; a plain decimal is taken as a row id of ``expected``."""
+    if expected and value.isdigit() and len(value) < 19:
+        return expected, int(value)
+    try:
+        type_name, _, raw = base64.b64decode(value.encode(), validate=True).decode().partition(":")
+        if type_name not in TYPES or not raw.isdigit() or len(raw) > 18 or int(raw) < 1:
+            raise ValueError
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise GraphQLError(f"{argument}: {value[:80]!r} is not a valid id") from exc
+    if expected and type_name != expected:
+        raise GraphQLError(f"{argument}: expected an id of a {expected}, got one of a {type_name}")
+    return type_name, int(raw)
+
+
+def serialize_datetime(value: datetime) -> str:
+    """ISO 8601 in UTC with its offset; fractions without trailing zeros (as PostgreSQL's to_json)."""
+    text = value.astimezone(UTC).isoformat()
+    if "." in text:
+        head, _, tail = text.partition(".")
+        fraction, offset = tail[:6].rstrip("0"), tail[6:]
+        text = f"{head}.{fraction}{offset}" if fraction else f"{head}{offset}"
+    return text
+
+
+def parse_datetime(value: object) -> datetime:
+    """A date or date-time in ISO 8601; naive values are UTC; years 1400–2099."""
+    if not isinstance(value, str):
+        raise GraphQLError("expected an ISO 8601 date or date-time string")
+    try:
+        parsed: datetime | date = (
+            datetime.fromisoformat(value) if "T" in value or " " in value else date.fromisoformat(value)
+        )
+        return as_aware(parsed)
+    except ValueError as exc:
+        raise GraphQLError(f"not a valid date-time: {exc}") from exc
+
+
+DateTime = strawberry.scalar(
+    NewType("DateTime", datetime),
+    name="DateTime",
+    description="An ISO 8601 date-time with offset (always UTC in responses); inputs may be dates.",
+    serialize=serialize_datetime,
+    parse_value=parse_datetime,
+)

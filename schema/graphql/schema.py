@@ -1,0 +1,41 @@
+"""The Strawberry schema: queries (compiled to SQL when possible), mutations and subscriptions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+from strawberry.schema.config import StrawberryConfig
+
+from schema.graphql.query import Query
+from schema.graphql.scalars import DateTime
+from schema.graphql.types import Appearance, Claim, Entity, EntityRole, Source, Topic
+
+
+def build_schema(**kwargs: object) -> strawberry.Schema:
+    """The schema; ``kwargs`` go to `strawberry.Schema` (extensions, …)."""
+    mutation = subscription = None
+    try:
+        from schema.graphql.mutations import Mutation
+
+        mutation = Mutation
+    except ImportError:
+        pass
+    try:
+        from schema.graphql.subscriptions import Subscription
+
+        subscription = Subscription
+    except ImportError:
+        pass
+    return strawberry.Schema(
+        query=Query,
+        mutation=mutation,
+        subscription=subscription,
+        types=[Claim, Entity, Source, Appearance, Topic, EntityRole],
+        scalar_overrides={datetime: DateTime},
+        config=StrawberryConfig(auto_camel_case=True),
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+schema = build_schema()
