@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import binascii
 from datetime import UTC, date, datetime
-from typing import NewType
 
 import strawberry
 from graphql import GraphQLError
@@ -58,10 +57,11 @@ def parse_datetime(value: object) -> datetime:
         raise GraphQLError(f"not a valid date-time: {exc}") from exc
 
 
-DateTime = strawberry.scalar(
-    NewType("DateTime", datetime),
+DATETIME = strawberry.scalar(
     name="DateTime",
     description="An ISO 8601 date-time with offset (always UTC in responses); inputs may be dates.",
     serialize=serialize_datetime,
     parse_value=parse_datetime,
 )
+# Fields are annotated with plain `datetime`; the schema maps it to DATETIME (StrawberryConfig.scalar_map).
+DateTime = datetime

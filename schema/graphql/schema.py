@@ -8,7 +8,7 @@ import strawberry
 from strawberry.schema.config import StrawberryConfig
 
 from schema.graphql.query import Query
-from schema.graphql.scalars import DateTime
+from schema.graphql.scalars import DATETIME
 from schema.graphql.types import Appearance, Claim, Entity, EntityRole, Source, Topic
 
 
@@ -32,8 +32,7 @@ def build_schema(**kwargs: object) -> strawberry.Schema:
         mutation=mutation,
         subscription=subscription,
         types=[Claim, Entity, Source, Appearance, Topic, EntityRole],
-        scalar_overrides={datetime: DateTime},
-        config=StrawberryConfig(auto_camel_case=True),
+        config=StrawberryConfig(auto_camel_case=True, scalar_map={datetime: DATETIME}),
         **kwargs,  # type: ignore[arg-type]
     )
 
