@@ -23,6 +23,7 @@ serve: $(STAMP) ## serve the API with demo data on the embedded PostgreSQL
 	$(BIN)/claims serve --host $(HOST) --port $(PORT) --workers $(WORKERS)
 
 test: $(STAMP) ## the whole test suite (embedded PostgreSQL unless CLAIMS_TEST_DATABASE_URL is set)
+	sh scripts/ensure-chromium.sh
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP) ## ruff and mypy --strict
