@@ -6,6 +6,7 @@ CLAIMS_TEST_DATABASE_URL says), so stopping it disturbs nothing else.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import subprocess
 import tempfile
@@ -119,8 +120,6 @@ def test_the_api_answers_503_while_the_database_is_down_and_recovers_by_itself()
         assert max(r[3] for r in outage) < REQUEST_TIMEOUT_S + 1, "a request hung during the outage"
         assert all(r[2] == 200 for r in outage if r[1] == "healthz")
     finally:
-        try:
+        with contextlib.suppress(subprocess.SubprocessError):
             server.cleanup()
-        except subprocess.SubprocessError:
-            pass
         shutil.rmtree(folder, ignore_errors=True)
