@@ -35,6 +35,16 @@ _UNAVAILABLE = (
     asyncpg.exceptions.CrashShutdownError,
     asyncpg.exceptions.TooManyConnectionsError,
     asyncpg.exceptions.InterfaceError,
+    asyncpg.exceptions.InternalClientError,
+    TimeoutError,
+)
+_BROKEN = (
+    OSError,
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.exceptions.ConnectionFailureError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CrashShutdownError,
+    asyncpg.exceptions.InternalClientError,
     TimeoutError,
 )
 
@@ -117,7 +127,13 @@ class Database:
             raise DatabaseUnavailable("the database pool is not open")
         try:
             async with self.pool.acquire(timeout=self.command_timeout_s) as conn:
-                yield conn
+                try:
+                    yield conn
+                except _BROKEN:
+                    # The connection broke mid-statement (server restart, network): never hand it
+                    # back to the pool half-way through a protocol exchange.
+                    conn.terminate()
+                    raise
         except asyncpg.exceptions.QueryCanceledError as exc:
             raise StatementTimeout("statement timed out") from exc
         except _UNAVAILABLE as exc:
