@@ -109,15 +109,11 @@ class Compiler:
                     cs = self.alias("cs")
                     inner = self.speaker(s.fields, cs)
                     order = graph.ORDER_SPEAKERS.replace("cs.", f"{cs}.")
-                    return (
-                        f"(SELECT {_agg(inner, order)} FROM claim_speaker {cs} WHERE {cs}.claim_id = {c}.id)"
-                    )
+                    return f"(SELECT {_agg(inner, order)} FROM claim_speaker {cs} WHERE {cs}.claim_id = {c}.id)"
                 case "appearances":
                     a = self.alias("a")
                     inner = self.appearance(s.fields, a)
-                    return (
-                        f"(SELECT {_agg(inner, f'{a}.id')} FROM appearance {a} WHERE {a}.claim_id = {c}.id)"
-                    )
+                    return f"(SELECT {_agg(inner, f'{a}.id')} FROM appearance {a} WHERE {a}.claim_id = {c}.id)"
                 case "location":
                     return self.entity_by(s.fields, f"{c}.location_id")
                 case "mentions":
@@ -329,7 +325,7 @@ class Compiler:
     ) -> str:
         """A Relay connection over a page statement of rows ``(id, sort_key)`` (``size + 1`` of them)."""
         pg, x = self.alias("pg"), self.alias("n")
-        size = self.p.add(window.size, "::int")
+        size = self.p.int_literal(window.size)
         fwd = "DESC" if window.backward else "ASC"
         rev = "ASC" if window.backward else "DESC"
         cur = cursor_sql(sort, f"{pg}.sort_key", f"{pg}.id")
@@ -406,7 +402,9 @@ class Compiler:
         match type_name:
             case "Claim":
                 c = self.alias("c")
-                return f"(SELECT {self.claim(sels, c)} FROM claim {c} WHERE {c}.id = {ident} AND {c}.deleted_at IS NULL)"
+                return (
+                    f"(SELECT {self.claim(sels, c)} FROM claim {c} WHERE {c}.id = {ident} AND {c}.deleted_at IS NULL)"
+                )
             case "Entity":
                 return self.entity_by(sels, ident)
             case "Source":

@@ -56,6 +56,16 @@ class Params:
         self.values.append(value)
         return f"${len(self.values)}{cast}"
 
+    def add_key(self, key: Any, cast: str) -> str:
+        """A cursor's sort key: text from a cursor is cast in SQL (``'-infinity'`` included)."""
+        return self.add(key, f"::text{cast}" if isinstance(key, str) else cast)
+
+    @staticmethod
+    def int_literal(value: int) -> str:
+        """A page size written into the SQL: with ``LIMIT $n`` the planner cannot use a cached
+        generic plan (it guesses 10 % of the table), so it re-plans every execution."""
+        return str(int(value))
+
 
 @dataclass(frozen=True)
 class Cursor:
@@ -147,9 +157,7 @@ def _criteria(f: ClaimFilter, p: Params, skip: str | None) -> list[str]:
         if f.reported_before:
             conds.append(f"s.published_at < {p.add(f.reported_before, '::timestamptz')}")
         out.append(
-            "EXISTS (SELECT 1 FROM appearance x JOIN source s ON s.id = x.source_id WHERE "
-            + " AND ".join(conds)
-            + ")"
+            "EXISTS (SELECT 1 FROM appearance x JOIN source s ON s.id = x.source_id WHERE " + " AND ".join(conds) + ")"
         )
     if f.said_after:
         out.append(f"c.said_at >= {p.add(f.said_after, '::timestamptz')}")
@@ -211,9 +219,7 @@ def page_sql(
     elif sort == "-reported_at":
         key_expr, cast = "c.reported_key", "::timestamptz"
     else:
-        key_expr = (
-            f"ts_rank(c.search, websearch_to_tsquery('english', {p.add(tsquery_text(f.q or ''))}))::real"
-        )
+        key_expr = f"ts_rank(c.search, websearch_to_tsquery('english', {p.add(tsquery_text(f.q or ''))}))::real"
         cast = "::real"
 
     drive, order_key, order_id = "claim c", key_expr, "c.id"
@@ -225,13 +231,11 @@ def page_sql(
             order_key, order_id = "l.said_key", "l.claim_id"
 
     if after is not None:
-        conds.append(
-            f"({order_key}, {order_id}) {compare} ({p.add(after.key, cast)}, {p.add(after.id, '::bigint')})"
-        )
+        conds.append(f"({order_key}, {order_id}) {compare} ({p.add_key(after.key, cast)}, {p.add(after.id, '::bigint')})")
     where = " AND ".join(conds)
     return (
         f"SELECT {order_id} AS id, {order_key}::text AS sort_key FROM {drive} WHERE {where} "
-        f"ORDER BY {order_key} {direction}, {order_id} {direction} LIMIT {p.add(limit, '::int')}"
+        f"ORDER BY {order_key} {direction}, {order_id} {direction} LIMIT {p.int_literal(limit)}"
     )
 
 

@@ -189,9 +189,7 @@ async def list_topics(db: Database) -> list[TopicRow]:
 
 async def speakers_of(db: Database, ids: list[int]) -> dict[int, list[SpeakerRow]]:
     """Each claim's speakers, in order."""
-    return _grouped(
-        await db.fetch(SPEAKERS_OF, ids), lambda r: SpeakerRow(r["entity_id"], r["role"], r["position"])
-    )
+    return _grouped(await db.fetch(SPEAKERS_OF, ids), lambda r: SpeakerRow(r["entity_id"], r["role"], r["position"]))
 
 
 async def appearances_of(db: Database, ids: list[int]) -> dict[int, list[AppearanceRow]]:
@@ -265,9 +263,7 @@ async def count_claims(db: Database, f: ClaimFilter, scope: tuple[str, int] | No
     return int(await db.fetchval(count_sql(f, p, bound), *p.values))
 
 
-def entity_page_sql(
-    p: Params, *, search: str | None, kind: str | None, after: Cursor | None, limit: int
-) -> str:
+def entity_page_sql(p: Params, *, search: str | None, kind: str | None, after: Cursor | None, limit: int) -> str:
     """Rows ``(id, sort_key)`` of entities: by name-search rank when searching, else by id.
 
     Search is prefix full-text over every alias (normalised like the stored names).
@@ -284,16 +280,16 @@ def entity_page_sql(
         )
         conds.append(f"e.id IN (SELECT al.entity_id FROM entity_alias al WHERE al.search @@ {tsq})")
         if after is not None:
-            conds.append(f"({rank}, -e.id) < ({p.add(after.key, '::real')}, -{p.add(after.id, '::bigint')})")
+            conds.append(f"({rank}, -e.id) < ({p.add_key(after.key, '::real')}, -{p.add(after.id, '::bigint')})")
         return (
             f"SELECT e.id, {rank}::text AS sort_key FROM entity e WHERE {' AND '.join(conds)} "
-            f"ORDER BY {rank} DESC, e.id ASC LIMIT {p.add(limit, '::int')}"
+            f"ORDER BY {rank} DESC, e.id ASC LIMIT {p.int_literal(limit)}"
         )
     if after is not None:
         conds.append(f"e.id > {p.add(after.id, '::bigint')}")
     return (
         f"SELECT e.id, e.id::text AS sort_key FROM entity e WHERE {' AND '.join(conds)} "
-        f"ORDER BY e.id LIMIT {p.add(limit, '::int')}"
+        f"ORDER BY e.id LIMIT {p.int_literal(limit)}"
     )
 
 
@@ -316,10 +312,10 @@ def source_page_sql(
         conds.append(f"s.published_at < {p.add(published_before, '::timestamptz')}")
     key = "coalesce(s.published_at, '-infinity'::timestamptz)"
     if after is not None:
-        conds.append(f"({key}, s.id) < ({p.add(after.key, '::timestamptz')}, {p.add(after.id, '::bigint')})")
+        conds.append(f"({key}, s.id) < ({p.add_key(after.key, '::timestamptz')}, {p.add(after.id, '::bigint')})")
     return (
         f"SELECT s.id, {key}::text AS sort_key FROM source s WHERE {' AND '.join(conds)} "
-        f"ORDER BY {key} DESC, s.id DESC LIMIT {p.add(limit, '::int')}"
+        f"ORDER BY {key} DESC, s.id DESC LIMIT {p.int_literal(limit)}"
     )
 
 
@@ -331,13 +327,13 @@ def search_sql(p: Params, query: str, first: int) -> str:
 SELECT * FROM (
   (SELECT 'Claim' AS type, c.id, ts_rank(c.search, websearch_to_tsquery('english', {p.add(words)}))::real AS rank
    FROM claim c WHERE c.deleted_at IS NULL AND c.search @@ websearch_to_tsquery('english', {p.add(words)})
-   ORDER BY rank DESC, c.id LIMIT {p.add(first, "::int")})
+   ORDER BY rank DESC, c.id LIMIT {p.int_literal(first)})
   UNION ALL
   (SELECT 'Entity', e.id, max(ts_rank(al.search, to_tsquery('simple', {p.add(names)})))::real AS rank
    FROM entity_alias al JOIN entity e ON e.id = al.entity_id
    WHERE e.merged_into IS NULL AND al.search @@ to_tsquery('simple', {p.add(names)})
-   GROUP BY e.id ORDER BY rank DESC, e.id LIMIT {p.add(first, "::int")})
-) hits ORDER BY rank DESC, type, id LIMIT {p.add(first, "::int")}"""
+   GROUP BY e.id ORDER BY rank DESC, e.id LIMIT {p.int_literal(first)})
+) hits ORDER BY rank DESC, type, id LIMIT {p.int_literal(first)}"""
 
 
 async def page_ids(db: Database, sql: str, p: Params) -> list[PageRow]:

@@ -29,10 +29,10 @@ from graphql import (
     specified_rules,
     validate,
 )
-from graphql.execution.values import get_variable_values
+from graphql.execution.values import VariableValues, get_variable_values
 from graphql.validation import NoSchemaIntrospectionCustomRule
 
-from api.graphql.plan import Planner
+from api.graphql.plan import Planner, directive_variables
 from api.settings import Settings
 from db.compile import NotCompilable, compile_query
 from db.database import Database
@@ -69,6 +69,7 @@ class Prepared:
     document: DocumentNode | None
     errors: list[GraphQLError]
     fragments: dict[str, FragmentDefinitionNode]
+    directive_variables: frozenset[str] = frozenset()
 
 
 def _error(message: str, code: str) -> GraphQLError:
@@ -84,6 +85,7 @@ class Executor:
         self.settings = settings
         self.documents = LRU(1000)
         self.plans = LRU(2000)
+        self.skeletons = LRU(1000)
         self.rules = list(specified_rules)
         if not settings.graphql_introspection:
             self.rules.append(NoSchemaIntrospectionCustomRule)
@@ -129,7 +131,7 @@ class Executor:
                         ],
                         {},
                     )
-        return Prepared(document, [], fragments)
+        return Prepared(document, [], fragments, directive_variables(document))
 
     # -- running -------------------------------------------------------------------------
 
@@ -146,16 +148,18 @@ class Executor:
             return _errors([_error("`variables` must be an object", "BAD_REQUEST")]), 400
         if operation_name is not None and not isinstance(operation_name, str):
             return _errors([_error("`operationName` must be a string", "BAD_REQUEST")]), 400
+        key = (query, operation_name, orjson.dumps(variables, option=orjson.OPT_SORT_KEYS))
+        plan = self.plans.get_or(key)
+        if plan:  # seen before with these very variables: validated, within limits, compiled
+            return await self.compiled(db, plan), 200
         prepared = self.prepare(query)
         if prepared.document is None:
-            return _errors(prepared.errors), 400 if prepared.errors[0].extensions.get(
-                "code"
-            ) == "GRAPHQL_PARSE_FAILED" else 200
+            parse_failed = prepared.errors[0].extensions.get("code") == "GRAPHQL_PARSE_FAILED"
+            return _errors(prepared.errors), 400 if parse_failed else 200
         operation = _operation(prepared.document, operation_name)
         if operation is None:
-            return _errors(
-                [_error("no operation with that name (or several without operationName)", "BAD_REQUEST")]
-            ), 400
+            message = "no operation with that name (or several without operationName)"
+            return _errors([_error(message, "BAD_REQUEST")]), 400
         if operation.operation == OperationType.MUTATION and not allow_mutations:
             return _errors([_error("mutations need POST", "BAD_REQUEST")]), 405
         coerced = get_variable_values(self.gql, operation.variable_definitions or [], variables)
@@ -163,24 +167,49 @@ class Executor:
             return _errors([_error(e.message, "BAD_USER_INPUT") for e in coerced]), 200
         cost = _cost(operation.selection_set, prepared.fragments, coerced.coerced)
         if cost > self.settings.graphql_max_cost:
-            message = f"query cost {cost} exceeds the limit of {self.settings.graphql_max_cost} (page sizes multiply down the nesting)"
+            message = (
+                f"query cost {cost} exceeds the limit of {self.settings.graphql_max_cost} "
+                "(page sizes multiply down the nesting)"
+            )
             return _errors([_error(message, "COST_LIMIT")]), 200
-        if operation.operation == OperationType.QUERY:
-            key = (query, operation_name, orjson.dumps(variables, option=orjson.OPT_SORT_KEYS))
-            plan = self.plans.get_or(key)
-            if plan is None:
-                try:
-                    sels = Planner(self.gql, operation, prepared.fragments, coerced).root()
-                    plan = compile_query(sels)
-                except NotCompilable as exc:
-                    log.debug("not compiled: %s", exc)
-                    plan = False
-                self.plans.put(key, plan)
+        if operation.operation == OperationType.QUERY and plan is None:
+            plan = self.compile(prepared, operation, operation_name, query, coerced)
+            self.plans.put(key, plan)
             if plan:
-                sql, params = plan
-                text = await db.fetchval(sql, *params)
-                return text.encode(), 200
+                return await self.compiled(db, plan), 200
         return await self.ordinary(query, variables, operation_name, context), 200
+
+    def compile(
+        self,
+        prepared: Prepared,
+        operation: OperationDefinitionNode,
+        operation_name: str | None,
+        query: str,
+        coerced: VariableValues,
+    ) -> tuple[str, list[Any]] | bool:
+        """(SQL, parameters), or False when the compiler does not handle this operation.
+
+        The collected fields (the skeleton) are cached per document, operation and the values
+        of the variables @skip/@include read; only the arguments are interpreted per request.
+        """
+        planner = Planner(self.gql, operation, prepared.fragments, coerced)
+        directives = tuple(orjson.dumps(coerced.coerced.get(v)) for v in sorted(prepared.directive_variables))
+        skel_key = (query, operation_name, directives)
+        try:
+            skeleton = self.skeletons.get_or(skel_key)
+            if skeleton is None:
+                skeleton = planner.skeleton()
+                self.skeletons.put(skel_key, skeleton)
+            return compile_query(planner.plan(skeleton))
+        except NotCompilable as exc:
+            log.debug("not compiled: %s", exc)
+            return False
+
+    async def compiled(self, db: Database, plan: tuple[str, list[Any]]) -> bytes:
+        """Run a compiled statement: PostgreSQL returns the whole response document."""
+        sql, params = plan
+        text: str = await db.fetchval(sql, *params)
+        return text.encode()
 
     async def ordinary(
         self, query: str, variables: dict[str, Any], operation_name: str | None, context: Any

@@ -8,9 +8,12 @@ reports the error in the standard shape.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from graphql import (
+    DirectiveNode,
+    DocumentNode,
     GraphQLError,
     GraphQLField,
     GraphQLList,
@@ -18,13 +21,16 @@ from graphql import (
     GraphQLObjectType,
     GraphQLSchema,
     OperationDefinitionNode,
+    VariableNode,
     get_named_type,
     is_abstract_type,
     is_object_type,
+    visit,
 )
 from graphql.execution.collect_fields import FieldDetails, FragmentDetails, collect_fields, collect_subfields
 from graphql.execution.values import VariableValues, get_argument_values
 from graphql.language import FragmentDefinitionNode
+from graphql.language import Visitor as Visitor_
 
 from db.compile import NotCompilable, Sel, Window
 from schema.graphql.scalars import from_global_id
@@ -42,6 +48,32 @@ CLAIM_CONNECTIONS = {("Query", "claims"), ("Entity", "claims")}
 PLAIN_CONNECTIONS = {("Entity", "mentionedIn"), ("Source", "claims"), ("Topic", "claims")}
 
 
+@dataclass
+class Skel:
+    """A collected field before its arguments are read (see `Planner.skeleton`)."""
+
+    key: str
+    name: str
+    parent: str
+    field_def: GraphQLField | None
+    detail: FieldDetails | None
+    fields: list[Skel] = field(default_factory=list)
+    by_type: dict[str, list[Skel]] = field(default_factory=dict)
+
+
+def directive_variables(document: DocumentNode) -> frozenset[str]:
+    """Names of the variables that @skip/@include read: they change which fields are collected."""
+    names: set[str] = set()
+
+    class Visitor(Visitor_):
+        def enter_directive(self, node: DirectiveNode, *_: Any) -> None:
+            if node.name.value in ("skip", "include"):
+                names.update(a.value.name.value for a in node.arguments if isinstance(a.value, VariableNode))
+
+    visit(document, Visitor())
+    return frozenset(names)
+
+
 class Planner:
     """Builds the plan of one operation with its variables."""
 
@@ -57,24 +89,24 @@ class Planner:
         self.fragments = {name: FragmentDetails(node) for name, node in fragments.items()}
         self.variables = variables
 
-    def root(self) -> list[Sel]:
+    def skeleton(self) -> list[Skel]:
+        """The operation's fields, collected (fragments, @skip/@include, merging) but not yet
+        argued: cacheable per document and the values of the variables its directives read."""
         query_type = self.schema.query_type
         assert query_type is not None
         collected = collect_fields(self.schema, self.fragments, self.variables, query_type, self.operation)
         if collected.new_defer_usages:
             raise NotCompilable("@defer")
-        return [self.sel(query_type, key, details) for key, details in collected.grouped_field_set.items()]
+        return [self.skel(query_type, key, details) for key, details in collected.grouped_field_set.items()]
 
-    def sel(self, parent: GraphQLObjectType, key: str, details: list[FieldDetails]) -> Sel:
-        node = details[0].node
-        name = node.name.value
+    def skel(self, parent: GraphQLObjectType, key: str, details: list[FieldDetails]) -> Skel:
+        name = details[0].node.name.value
         if name == "__typename":
-            return Sel(key, name)
+            return Skel(key, name, parent.name, None, None)
         if name.startswith("__"):
             raise NotCompilable("introspection")
         field_def = parent.fields[name]
-        args = self.interpret(parent.name, name, field_def, details[0])
-        out = Sel(key, name, args)
+        out = Skel(key, name, parent.name, field_def, details[0])
         named = get_named_type(field_def.type)
         if is_object_type(named):
             out.fields = self.children(named, details)  # type: ignore[arg-type]
@@ -83,13 +115,31 @@ class Planner:
                 out.by_type[possible.name] = self.children(possible, details)
         return out
 
-    def children(self, type_: GraphQLObjectType, details: list[FieldDetails]) -> list[Sel]:
-        collected = collect_subfields(
-            self.schema, self.fragments, self.variables, self.operation, type_, details
-        )
+    def children(self, type_: GraphQLObjectType, details: list[FieldDetails]) -> list[Skel]:
+        collected = collect_subfields(self.schema, self.fragments, self.variables, self.operation, type_, details)
         if collected.new_defer_usages:
             raise NotCompilable("@defer")
-        return [self.sel(type_, key, d) for key, d in collected.grouped_field_set.items()]
+        return [self.skel(type_, key, d) for key, d in collected.grouped_field_set.items()]
+
+    def plan(self, skels: list[Skel]) -> list[Sel]:
+        """The skeleton with its arguments interpreted under this request's variables."""
+        return [self.sel(k) for k in skels]
+
+    def sel(self, k: Skel) -> Sel:
+        if k.field_def is None or k.detail is None:
+            return Sel(k.key, k.name)
+        args = self.interpret(k.parent, k.name, k.field_def, k.detail) if k.field_def.args else {}
+        return Sel(
+            k.key,
+            k.name,
+            args,
+            [self.sel(c) for c in k.fields],
+            {t: [self.sel(c) for c in cs] for t, cs in k.by_type.items()},
+        )
+
+    def root(self) -> list[Sel]:
+        """Skeleton and arguments in one go."""
+        return self.plan(self.skeleton())
 
     def interpret(
         self, parent: str, name: str, field_def: GraphQLField, detail: FieldDetails
