@@ -209,9 +209,7 @@ class _Writer:
         if names:
             await self.tx.execute(ADD_ALIASES, found, names, [name_norm(n) for n in names])
         if ref.external_ids:
-            await self.tx.execute(
-                ADD_EXTERNAL_IDS, found, list(ref.external_ids), list(ref.external_ids.values())
-            )
+            await self.tx.execute(ADD_EXTERNAL_IDS, found, list(ref.external_ids), list(ref.external_ids.values()))
         for role in ref.roles:
             await self.tx.execute(ADD_ROLE, found, role.title, role.start, role.end)
         return int(found)
@@ -223,9 +221,7 @@ class _Writer:
                 raise DocumentError(f"{path}.id", f"no entity with id {ref.id}", "not_found")
             return int(row["merged_into"] or row["id"])
         if ref.external_ids:
-            hit = await self.tx.fetchval(
-                ENTITY_BY_EXTERNAL_ID, list(ref.external_ids), list(ref.external_ids.values())
-            )
+            hit = await self.tx.fetchval(ENTITY_BY_EXTERNAL_ID, list(ref.external_ids), list(ref.external_ids.values()))
             if hit is not None:
                 return int(hit)
         norms = [name_norm(n) for n in [ref.name, *ref.aliases] if n and name_norm(n)]
@@ -237,9 +233,7 @@ class _Writer:
     async def source(self, src: SourceRef, path: str, text: str | None = None) -> tuple[int, bool]:
         publisher = await self.entity(src.publisher, f"{path}.publisher") if src.publisher else None
         published_at = src.published_at if isinstance(src.published_at, datetime) else None
-        key = source_key(
-            url=src.url, kind=src.kind, title=src.title, publisher_id=publisher, published_at=published_at
-        )
+        key = source_key(url=src.url, kind=src.kind, title=src.title, publisher_id=publisher, published_at=published_at)
         url = key.removeprefix("url:") if key.startswith("url:") else None
         new_id = await self.tx.fetchval(
             INSERT_SOURCE, key, src.kind, src.title, url, publisher, published_at, src.language, text
@@ -253,9 +247,7 @@ class _Writer:
         return int(source_id), new_id is not None
 
     async def claim(self, claim: ClaimIn, path: str, source_id: int) -> ClaimOutcome:
-        speakers = [
-            await self.entity(s.entity, f"{path}.speakers[{i}].entity") for i, s in enumerate(claim.speakers)
-        ]
+        speakers = [await self.entity(s.entity, f"{path}.speakers[{i}].entity") for i, s in enumerate(claim.speakers)]
         if len(set(speakers)) != len(speakers):
             raise DocumentError(f"{path}.speakers", "the same entity is listed twice as a speaker")
         location = await self.entity(claim.location, f"{path}.location") if claim.location else None
@@ -270,9 +262,7 @@ class _Writer:
             claim.said_at_precision,
             location,
         )
-        claim_id = int(
-            new_id if new_id is not None else await self.tx.fetchval(CLAIM_BY_FINGERPRINT, fingerprint)
-        )
+        claim_id = int(new_id if new_id is not None else await self.tx.fetchval(CLAIM_BY_FINGERPRINT, fingerprint))
         if new_id is not None:
             await self.tx.execute(ADD_SPEAKERS, claim_id, speakers, [s.role for s in claim.speakers])
         mentions = [await self.entity(m, f"{path}.mentions[{i}]") for i, m in enumerate(claim.mentions)]
@@ -292,8 +282,7 @@ class _Writer:
                     )
             start, end = app.span if app.span else (None, None)
             appearance_created = (
-                await self.tx.fetchval(INSERT_APPEARANCE, claim_id, source_id, app.quote, start, end, cited)
-                is not None
+                await self.tx.fetchval(INSERT_APPEARANCE, claim_id, source_id, app.quote, start, end, cited) is not None
             )
             if appearance_created:
                 await self.tx.execute(FIRST_REPORTED, claim_id, source_id)
@@ -319,9 +308,7 @@ async def _write(tx: Traced, doc: SourceDocument) -> WriteResult:
             if target == result.claims[i].id:
                 raise DocumentError(f"claims[{i}].relations[{j}]", "a claim cannot relate to itself")
             if not await tx.fetchval(CLAIM_EXISTS, target):
-                raise DocumentError(
-                    f"claims[{i}].relations[{j}].claim_id", f"no claim with id {target}", "not_found"
-                )
+                raise DocumentError(f"claims[{i}].relations[{j}].claim_id", f"no claim with id {target}", "not_found")
             await tx.execute(ADD_RELATION, result.claims[i].id, target, rel.kind)
     result.entities_created = writer.entities_created
     return result

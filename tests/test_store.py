@@ -78,9 +78,7 @@ async def test_concurrent_migrators_apply_each_migration_once(server_dsn: str) -
 @pytest.mark.parametrize(
     "written_as", ["merz", "FRIEDRICH MERZ", "Friédrich  Merz", "german chancellor friedrich merz"]
 )
-async def test_an_entity_is_found_by_any_alias_whatever_the_case_and_accents(
-    db: Database, written_as: str
-) -> None:
+async def test_an_entity_is_found_by_any_alias_whatever_the_case_and_accents(db: Database, written_as: str) -> None:
     await write_source_document(db, doc("https://a.example/1", quote("We will act.")))
     other = {"name": written_as, "kind": "person"}
     await write_source_document(db, doc("https://b.example/2", quote("We will act again.", other)))
@@ -185,8 +183,6 @@ async def test_concurrent_writers_of_overlapping_documents_create_no_duplicates(
 async def test_speaker_feed_rows_follow_the_claims_date(db: Database) -> None:
     result = await write_source_document(db, doc("https://a.example/1", quote("Dated.")))
     claim_id = result.claims[0].id
-    await db.execute(
-        "UPDATE claim SET said_at = '2020-01-01', said_at_precision = 'day' WHERE id = $1", claim_id
-    )
+    await db.execute("UPDATE claim SET said_at = '2020-01-01', said_at_precision = 'day' WHERE id = $1", claim_id)
     key = await db.fetchval("SELECT said_key FROM claim_speaker WHERE claim_id = $1", claim_id)
     assert key.year == 2020
