@@ -102,9 +102,7 @@ def db_migrate() -> None:
 
 
 @main.command()
-@click.argument(
-    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
-)
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
     "--format",
     "fmt",
@@ -118,9 +116,7 @@ def load(files: tuple[Path, ...], fmt: str, quiet: bool) -> None:
     from api.importers import load_files
 
     settings = Settings.from_env()
-    report = _run(
-        _with_db(settings, resolve_dsn(settings), lambda d: load_files(d, files, fmt, progress=not quiet))
-    )
+    report = _run(_with_db(settings, resolve_dsn(settings), lambda d: load_files(d, files, fmt, progress=not quiet)))
     click.echo(json.dumps(report.summary()), err=False)
     if report.failed and not report.written:
         sys.exit(1)
@@ -144,9 +140,7 @@ def keys() -> None:
 
 
 @keys.command("create")
-@click.option(
-    "--scope", "scopes", multiple=True, type=click.Choice(["read", "write", "admin"]), default=["read"]
-)
+@click.option("--scope", "scopes", multiple=True, type=click.Choice(["read", "write", "admin"]), default=["read"])
 @click.option("--name", default="", help="who or what the key is for")
 def keys_create(scopes: tuple[str, ...], name: str) -> None:
     """Create a key; it is printed once and stored only as a hash."""

@@ -143,9 +143,7 @@ def install(app: FastAPI) -> None:
     async def on_http(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
         detail = exc.detail if isinstance(exc.detail, str) else TITLES.get(exc.status_code, "Error")
-        return problem_response(
-            exc.status_code, detail, headers=dict(exc.headers or {}), instance=request.url.path
-        )
+        return problem_response(exc.status_code, detail, headers=dict(exc.headers or {}), instance=request.url.path)
 
     async def on_document(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, DocumentError)
@@ -171,9 +169,7 @@ def install(app: FastAPI) -> None:
 
     async def on_error(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error")
-        return problem_response(
-            500, "An internal error occurred.", kind="internal", instance=request.url.path
-        )
+        return problem_response(500, "An internal error occurred.", kind="internal", instance=request.url.path)
 
     app.add_exception_handler(Problem, on_problem)
     app.add_exception_handler(RequestValidationError, on_validation)

@@ -30,6 +30,8 @@ class Settings:
     require_key_for_reads: bool = False  # CLAIMS_REQUIRE_KEY_FOR_READS
     rate_limit_per_minute: int = 600  # CLAIMS_RATE_LIMIT_PER_MINUTE: 0 turns rate limiting off
     redis_url: str | None = None  # CLAIMS_REDIS_URL: keep rate-limit counters in Redis
+    rate_limit_batch: int = 20  # CLAIMS_RATE_LIMIT_BATCH: hits a worker reserves at once; 1 = exact counts
+    api_key_cache_s: float = 30.0  # CLAIMS_API_KEY_CACHE_S: trust a checked key this long (revocation delay)
     cors_origins: tuple[str, ...] = field(default_factory=tuple)  # CLAIMS_CORS_ORIGINS: comma-separated
     graphql_introspection: bool = True  # CLAIMS_GRAPHQL_INTROSPECTION
     graphql_max_depth: int = 12  # CLAIMS_GRAPHQL_MAX_DEPTH

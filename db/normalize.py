@@ -10,7 +10,7 @@ import hashlib
 import re
 import unicodedata
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from urllib.parse import urlsplit, urlunsplit
 
 _PUNCT = re.compile(r"[^\w]+", re.UNICODE)
@@ -104,7 +104,8 @@ def source_key(
     """Identity of a source: its URL when it has one, else what it is, who published it and when."""
     if url:
         return "url:" + normalize_url(url)
-    when = published_at.isoformat() if published_at else ""
+    # The same instant written with another offset is the same source.
+    when = published_at.astimezone(UTC).isoformat() if published_at else ""
     raw = f"{kind}|{name_norm(title or '')}|{publisher_id or ''}|{when}"
     return "doc:" + hashlib.sha256(raw.encode()).hexdigest()
 

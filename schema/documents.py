@@ -6,15 +6,23 @@ hand one of these to `db.documents.write_source_document`.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
-from typing import Annotated, Literal, Self
+import re
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 EntityKind = Literal["person", "organization", "group", "place", "event", "other"]
-SourceKind = Literal[
-    "news_article", "statement", "transcript", "social_post", "press_release", "fact_check", "other"
-]
+SourceKind = Literal["news_article", "statement", "transcript", "social_post", "press_release", "fact_check", "other"]
 ClaimKind = Literal["direct_quote", "partial_quote", "paraphrase"]
 Precision = Literal["instant", "day", "month", "year", "unknown"]
 SpeakerRole = Literal["speaker", "co_signatory", "on_behalf_of"]
@@ -30,6 +38,40 @@ SchemeName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,31}$")
 # year 99999 are typos, not history.
 EARLIEST = datetime(1400, 1, 1, tzinfo=UTC)
 LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+
+
+# A claim can be reported late, never said late: "said at" more than a day ahead of now is a typo.
+FUTURE_SLACK = timedelta(days=1)
+
+
+CALENDAR_DATE = re.compile(r"\A\d{4}-\d{2}-\d{2}\Z")
+
+
+def iso_only(value: Any) -> Any:
+    """Dates come as ISO 8601 strings: a number (which pydantic would read as seconds since 1970) is refused."""
+    if isinstance(value, int | float) or (isinstance(value, str) and value.strip().lstrip("+-").isdigit()):
+        raise ValueError("must be an ISO 8601 date or date-time string, such as 2025-11-26 or 2025-11-26T09:00:00Z")
+    if isinstance(value, str) and CALENDAR_DATE.match(value):
+        # A bare date stays a date (day precision): pydantic would otherwise read it as midnight.
+        try:
+            return date.fromisoformat(value)
+        except ValueError as exc:
+            raise ValueError(f"is not a date on the calendar ({exc})") from None
+    return value
+
+
+IsoDate = Annotated[date, BeforeValidator(iso_only)]
+IsoWhen = Annotated[datetime | date, BeforeValidator(iso_only)]
+
+
+def not_future(value: datetime | date) -> datetime | date:
+    """Refuses moments in the future: nobody has said anything in 2056 yet."""
+    if as_aware(value) > datetime.now(UTC) + FUTURE_SLACK:
+        raise ValueError("must not be in the future (a claim is reported after it is said)")
+    return value
+
+
+SaidAt = Annotated[datetime | date, BeforeValidator(iso_only), AfterValidator(not_future)]
 
 
 class Strict(BaseModel):
@@ -59,8 +101,8 @@ class RoleIn(Strict):
     """An office an entity holds: ``{"title": "Chancellor of Germany", "start": "2025-05-06"}``."""
 
     title: Name = Field(examples=["Chancellor of Germany"])
-    start: date | None = Field(default=None, examples=["2025-05-06"])
-    end: date | None = Field(default=None, examples=[None])
+    start: IsoDate | None = Field(default=None, examples=["2025-05-06"])
+    end: IsoDate | None = Field(default=None, examples=[None])
 
     @model_validator(mode="after")
     def _ordered(self) -> Self:
@@ -76,7 +118,7 @@ class EntityRef(Strict):
     ``{"name": "Friedrich Merz", "kind": "person", "aliases": ["Merz"]}``.
     """
 
-    id: int | None = Field(default=None, ge=1, le=2**63 - 1, examples=[1])
+    id: int | None = Field(default=None, strict=True, ge=1, le=2**63 - 1, examples=[1])
     name: Name | None = Field(default=None, examples=["Friedrich Merz"])
     kind: EntityKind | None = Field(default=None, examples=["person"])
     aliases: list[Name] = Field(default_factory=list, max_length=50, examples=[["Merz"]])
@@ -121,7 +163,7 @@ class SourceRef(Strict):
     url: Url | None = Field(default=None, examples=["https://tass.com/world/2051789"])
     publisher: EntityRef | None = None
     authors: list[EntityRef] = Field(default_factory=list, max_length=50)
-    published_at: datetime | date | None = Field(default=None, examples=["2025-11-26T10:00:00+00:00"])
+    published_at: IsoWhen | None = Field(default=None, examples=["2025-11-26T10:00:00+00:00"])
     language: Language | None = Field(default=None, examples=["en"])
 
     @field_validator("published_at")
@@ -165,7 +207,7 @@ class AppearanceIn(Strict):
     quote: Annotated[str, StringConstraints(min_length=1, max_length=20000)] = Field(
         examples=["They tasked their military authorities to complete joint planning work to that effect"]
     )
-    span: tuple[Annotated[int, Field(ge=0)], Annotated[int, Field(ge=1)]] | None = Field(
+    span: tuple[Annotated[int, Field(strict=True, ge=0)], Annotated[int, Field(strict=True, ge=1)]] | None = Field(
         default=None,
         description="[start, end) character offsets into the source text",
         examples=[[1052, 1136]],
@@ -188,8 +230,8 @@ class RelationIn(Strict):
     """A link to another claim: by id, or by position in this document's claims list."""
 
     kind: RelationKind
-    claim_id: int | None = Field(default=None, ge=1, le=2**63 - 1)
-    claim_index: int | None = Field(default=None, ge=0)
+    claim_id: int | None = Field(default=None, strict=True, ge=1, le=2**63 - 1)
+    claim_index: int | None = Field(default=None, strict=True, ge=0)
 
     @model_validator(mode="after")
     def _target(self) -> Self:
@@ -206,7 +248,7 @@ class ClaimIn(Strict):
     )
     kind: ClaimKind = Field(default="direct_quote", examples=["direct_quote"])
     language: Language | None = Field(default=None, examples=["en"])
-    said_at: datetime | date | None = Field(default=None, examples=["2025-11-25"])
+    said_at: SaidAt | None = Field(default=None, examples=["2025-11-25"])
     said_at_precision: Precision | None = Field(
         default=None, description="defaults to 'day' for dates, 'instant' for date-times", examples=["day"]
     )

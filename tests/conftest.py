@@ -17,19 +17,23 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from api.app import create_app
 from api.settings import Settings
 from db.database import Database
+from db.keys import SCOPES, create_key
 from db.migrate import migrate
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
-TABLES = """
+# The data, without the API keys (tests that empty the data between examples keep their keys).
+DATA_TABLES = """
 TRUNCATE claim_relation, claim_topic, mention, appearance, claim_speaker, claim_deletion, claim,
-         source_author, source, topic, entity_role, entity_external_id, entity_alias, entity,
-         api_key, rate_limit RESTART IDENTITY CASCADE
+         source_author, source, topic, entity_role, entity_external_id, entity_alias, entity
+         RESTART IDENTITY
 """
+TABLES = DATA_TABLES + "; TRUNCATE api_key, rate_limit RESTART IDENTITY CASCADE"
 
 
 def with_database(url: str, name: str) -> str:
@@ -105,13 +109,34 @@ def settings() -> Settings:
 
 
 @pytest.fixture
-async def client(db: Database, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client talking to the app in-process, with its lifespan running."""
+async def keys(db: Database) -> dict[str, str]:
+    """Real API keys, one per scope, created in the emptied database: ``{"read": "cb_…", …}``."""
+    return {scope: (await create_key(db, [scope], name=f"test {scope}")).secret for scope in SCOPES}
+
+
+@pytest.fixture
+async def app(db: Database, settings: Settings) -> AsyncIterator[FastAPI]:
+    """The app in-process, with its lifespan running."""
     app = create_app(settings, database=db)
     async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
-            yield http
+        yield app
+
+
+@pytest.fixture
+async def anonymous(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client without an API key."""
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield http
+
+
+@pytest.fixture
+async def client(app: FastAPI, keys: dict[str, str]) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client sending an admin API key (``X-API-Key``) with every request."""
+    transport = httpx.ASGITransport(app=app)
+    headers = {"X-API-Key": keys["admin"]}
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver", headers=headers) as http:
+        yield http
 
 
 @pytest.fixture

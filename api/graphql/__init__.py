@@ -12,8 +12,10 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
-from api.errors import problem_response
+from api.auth import caller_from_headers, header_token, require
+from api.errors import Problem, problem_response
 from api.graphql.executor import Executor
+from api.graphql.listener import install as install_listener
 from api.settings import Settings
 from schema.graphql.context import Context
 from schema.graphql.schema import build_schema
@@ -46,14 +48,13 @@ def build(settings: Settings) -> tuple[Any, Executor]:
 
 async def context_for(request: Request, caller: Any = None) -> Context:
     """The per-request context: database, caller, fresh DataLoaders."""
-    return Context(
-        db=request.app.state.db, caller=caller, settings=request.app.state.settings, request=request
-    )
+    return Context(db=request.app.state.db, caller=caller, settings=request.app.state.settings, request=request)
 
 
 def install(app: FastAPI, settings: Settings) -> None:
     """Mount /graphql on ``app``."""
     schema, executor = build(settings)
+    install_listener(app)  # LISTEN claim_added for claimAdded subscriptions, one connection per worker
     app.state.graphql_schema = schema
     app.state.graphql = executor
 
@@ -88,7 +89,11 @@ def install(app: FastAPI, settings: Settings) -> None:
             if not isinstance(body, dict):
                 return problem_response(400, "The body must be a JSON object.", kind="bad-request")
             allow_mutations = True
-        context = await context_for(request, getattr(request.state, "caller", None))
+        try:
+            caller = await require("read")(request)
+        except Problem as exc:  # a bad key, or no key where reads need one: the same 401/403 as REST
+            return problem_response(exc.status, exc.detail, kind=exc.kind, headers=exc.headers)
+        context = await context_for(request, caller)
         payload, status = await executor.run(request.app.state.db, body, context, allow_mutations)
         return Response(payload, status_code=status, media_type=JSON)
 
@@ -96,11 +101,28 @@ def install(app: FastAPI, settings: Settings) -> None:
     app.router.routes.insert(0, Route("/graphql", endpoint, methods=["GET", "POST"], include_in_schema=False))
     try:
         from strawberry.asgi import GraphQL
+        from strawberry.exceptions import ConnectionRejectionError
         from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
         class Subscriptions(GraphQL):  # type: ignore[type-arg]
             async def get_context(self, request: Any, response: Any = None) -> Context:
                 return Context(db=app.state.db, settings=settings, request=request)
+
+            async def on_ws_connect(self, context: Context) -> Any:
+                """Check the key in ``connection_init`` (or the handshake's headers) like an HTTP read.
+
+                A bad key, or none where reads need one, closes the socket with 4403 "Forbidden".
+                """
+                params = context.connection_params if isinstance(context.connection_params, dict) else {}
+                headers = {k: v for k, v in params.items() if isinstance(v, str)}
+                if header_token(headers) is None and context.request is not None:
+                    headers = dict(context.request.headers)
+                client = context.request.client.host if getattr(context.request, "client", None) else ""
+                try:
+                    context.caller = await caller_from_headers(app.state, headers, client, "read")
+                except Problem as exc:
+                    raise ConnectionRejectionError({"status": exc.status, "message": exc.detail}) from exc
+                return await super().on_ws_connect(context)
 
         ws = Subscriptions(schema, subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL])
         app.router.routes.append(WebSocketRoute("/graphql", ws))

@@ -211,9 +211,7 @@ class Executor:
         text: str = await db.fetchval(sql, *params)
         return text.encode()
 
-    async def ordinary(
-        self, query: str, variables: dict[str, Any], operation_name: str | None, context: Any
-    ) -> bytes:
+    async def ordinary(self, query: str, variables: dict[str, Any], operation_name: str | None, context: Any) -> bytes:
         """Strawberry's own resolution (mutations, and what the compiler does not handle)."""
         result = await self.schema.execute(
             query, variable_values=variables, context_value=context, operation_name=operation_name
@@ -250,9 +248,7 @@ def _aliases_in(selection_set: SelectionSetNode | None) -> Any:
         yield from _aliases_in(getattr(sel, "selection_set", None))
 
 
-def _depth(
-    selection_set: SelectionSetNode | None, fragments: dict[str, FragmentDefinitionNode], level: int
-) -> int:
+def _depth(selection_set: SelectionSetNode | None, fragments: dict[str, FragmentDefinitionNode], level: int) -> int:
     if selection_set is None or level > 100:
         return level
     deepest = level

@@ -141,9 +141,7 @@ class Planner:
         """Skeleton and arguments in one go."""
         return self.plan(self.skeleton())
 
-    def interpret(
-        self, parent: str, name: str, field_def: GraphQLField, detail: FieldDetails
-    ) -> dict[str, Any]:
+    def interpret(self, parent: str, name: str, field_def: GraphQLField, detail: FieldDetails) -> dict[str, Any]:
         """Arguments as the db layer takes them; any input error → `NotCompilable`."""
         raw = get_argument_values(field_def, detail.node, self.variables, detail.fragment_variable_values)
         try:
@@ -154,9 +152,7 @@ class Planner:
     def _interpret(self, parent: str, name: str, raw: dict[str, Any]) -> dict[str, Any]:
         if (parent, name) in CLAIM_CONNECTIONS:
             value = raw.get("filter")
-            f = claim_filter(
-                ClaimFilterInput(**{_SNAKE.get(k, k): v for k, v in value.items()}) if value else None
-            )
+            f = claim_filter(ClaimFilterInput(**{_SNAKE.get(k, k): v for k, v in value.items()}) if value else None)
             sort = raw["orderBy"].value
             if sort == "relevance" and not f.q:
                 raise GraphQLError("orderBy: RELEVANCE needs filter.search")

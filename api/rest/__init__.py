@@ -2,10 +2,27 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from typing import Any
 
+from fastapi import Depends, FastAPI
+
+from api.rest import claims, entities, export, imports, sources, topics
+from api.rest.common import AllowAllMethods, fix_openapi, known_query_parameters
 from api.settings import Settings
+
+ROUTERS = [claims.router, entities.router, sources.router, topics.router, export.router, imports.router]
 
 
 def install(app: FastAPI, settings: Settings) -> None:
-    """Include every /v1 router."""
+    """Include every /v1 router, and document errors as `application/problem+json`."""
+    for router in ROUTERS:
+        app.include_router(router, dependencies=[Depends(known_query_parameters)])
+    app.add_middleware(AllowAllMethods, routes=app.router.routes)
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = fix_openapi(generate())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -69,6 +69,7 @@ class Context:
     caller: Any = None
     settings: Any = None
     request: Any = None
+    connection_params: Any = None  # a websocket's connection_init payload (strawberry sets it)
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:

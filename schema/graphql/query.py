@@ -113,9 +113,7 @@ class Query:
         row = await info.context.loaders.entities.load(from_global_id(id, "Entity")[1])
         return Entity.of(row) if row is not None else None
 
-    @strawberry.field(
-        description="Entities; `search` matches any alias by word prefix, ignoring case and accents."
-    )
+    @strawberry.field(description="Entities; `search` matches any alias by word prefix, ignoring case and accents.")
     async def entities(
         self,
         info: Info,
@@ -129,9 +127,7 @@ class Query:
         sort = "entities-rank" if search is not None else "entities"
         size, cursor, _ = page_window(first, after, None, None, sort)
         p = Params()
-        sql = graph.entity_page_sql(
-            p, search=search, kind=kind.value if kind else None, after=cursor, limit=size + 1
-        )
+        sql = graph.entity_page_sql(p, search=search, kind=kind.value if kind else None, after=cursor, limit=size + 1)
         rows = await graph.page_ids(info.context.db, sql, p)
         more, rows = len(rows) > size, rows[:size]
         found = await info.context.loaders.entities.load_many([r.id for r in rows])

@@ -92,9 +92,7 @@ class ClaimFilterInput:
     mentions: list[strawberry.ID] | None = strawberry.field(default=None, description="Entity ids")
     topics: list[str] | None = strawberry.field(default=None, description="Topic slugs")
     sources: list[strawberry.ID] | None = strawberry.field(default=None, description="Source ids")
-    reported_by: list[strawberry.ID] | None = strawberry.field(
-        default=None, description="Publisher entity ids"
-    )
+    reported_by: list[strawberry.ID] | None = strawberry.field(default=None, description="Publisher entity ids")
     said_after: DateTime | None = strawberry.field(default=None, description="Inclusive")
     said_before: DateTime | None = strawberry.field(default=None, description="Exclusive")
     reported_after: DateTime | None = strawberry.field(default=None, description="Inclusive")
@@ -315,9 +313,7 @@ class Claim(Node):
     language: str | None
     said_at: DateTime | None
     said_at_precision: DatePrecision
-    first_reported_at: DateTime | None = strawberry.field(
-        description="When the earliest source printing it appeared"
-    )
+    first_reported_at: DateTime | None = strawberry.field(description="When the earliest source printing it appeared")
     _row: strawberry.Private[graph.ClaimRow]
 
     @classmethod
@@ -337,9 +333,7 @@ class Claim(Node):
     @strawberry.field
     async def speakers(self, info: Info) -> list[ClaimSpeaker]:
         rows = await info.context.loaders.speakers.load(self._row.id)
-        return [
-            ClaimSpeaker(role=SpeakerRole(r.role), position=r.position, _entity_id=r.entity_id) for r in rows
-        ]
+        return [ClaimSpeaker(role=SpeakerRole(r.role), position=r.position, _entity_id=r.entity_id) for r in rows]
 
     @strawberry.field
     async def appearances(self, info: Info) -> list[Appearance]:
@@ -400,10 +394,7 @@ class Entity(Node):
 
     @strawberry.field
     async def external_ids(self, info: Info) -> list[ExternalId]:
-        return [
-            ExternalId(scheme=s, value=v)
-            for s, v in await info.context.loaders.external_ids.load(self._row_id)
-        ]
+        return [ExternalId(scheme=s, value=v) for s, v in await info.context.loaders.external_ids.load(self._row_id)]
 
     @strawberry.field
     async def roles(self, info: Info) -> list[EntityRole]:

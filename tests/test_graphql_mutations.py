@@ -1,0 +1,306 @@
+"""GraphQL mutations through POST /graphql: writes, userErrors for input problems, scopes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from db.database import Database
+from tests.rest_helpers import MERZ, STARMER, document, quote, write
+
+IMPORT = """
+mutation($doc: JSON!) {
+  importSource(input: {document: $doc}) {
+    created
+    source { id title publisher { name } }
+    claims { id content speakers { entity { name } } }
+    userErrors { field message code }
+  }
+}"""
+CREATE = """
+mutation($input: CreateClaimInput!) {
+  createClaim(input: $input) { created version claim { id content } userErrors { field message code } }
+}"""
+UPDATE = """
+mutation($input: UpdateClaimInput!) {
+  updateClaim(input: $input) {
+    version
+    claim { id content kind language topics { slug } }
+    userErrors { field message code }
+  }
+}"""
+DELETE = """
+mutation($input: DeleteClaimInput!) {
+  deleteClaim(input: $input) { deletedClaimId userErrors { field message code } }
+}"""
+MERGE = """
+mutation($input: MergeEntitiesInput!) {
+  mergeEntities(input: $input) {
+    mergedEntityId
+    entity { id name aliases claims { edges { node { content } } } }
+    userErrors { field message code }
+  }
+}"""
+
+
+async def gql(client: httpx.AsyncClient, query: str, headers: dict[str, str] | None = None, **variables: Any) -> Any:
+    response = await client.post("/graphql", json={"query": query, "variables": variables}, headers=headers or {})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def data(client: httpx.AsyncClient, query: str, **variables: Any) -> Any:
+    body = await gql(client, query, **variables)
+    assert "errors" not in body, body
+    return body["data"]
+
+
+async def counts(db: Database) -> tuple[int, int, int]:
+    row = await db.fetchrow(
+        "SELECT (SELECT count(*) FROM claim), (SELECT count(*) FROM source), (SELECT count(*) FROM entity)"
+    )
+    assert row is not None
+    return row[0], row[1], row[2]
+
+
+# -- importSource ------------------------------------------------------------------------------
+
+
+async def test_importing_the_same_document_twice_creates_nothing_the_second_time(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    doc = document("https://example.org/a", quote("Security guarantees must be robust."))
+    first = (await data(client, IMPORT, doc=doc))["importSource"]
+    assert first["created"] is True and first["userErrors"] == []
+    assert first["source"]["publisher"]["name"] == "TASS"
+    assert [c["content"] for c in first["claims"]] == ["Security guarantees must be robust."]
+    assert first["claims"][0]["speakers"][0]["entity"]["name"] == "Friedrich Merz"
+    before = await counts(db)
+
+    second = (await data(client, IMPORT, doc=doc))["importSource"]
+    assert second["created"] is False and second["userErrors"] == []
+    assert second["claims"][0]["id"] == first["claims"][0]["id"]
+    assert second["source"]["id"] == first["source"]["id"]
+    assert await counts(db) == before
+
+
+async def test_an_invalid_document_answers_user_errors_with_field_paths_and_writes_nothing(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    doc = document("https://example.org/a", quote("Fine."), {"content": "", "speakers": []})
+    result = await gql(client, IMPORT, doc=doc)
+    assert "errors" not in result
+    payload = result["data"]["importSource"]
+    assert payload["created"] is False and payload["source"] is None and payload["claims"] is None
+    fields = {tuple(e["field"]) for e in payload["userErrors"]}
+    assert ("input", "document", "claims", "1", "content") in fields
+    assert ("input", "document", "claims", "1", "speakers") in fields
+    assert {e["code"] for e in payload["userErrors"]} == {"INVALID"}
+    assert all("Fine." not in e["message"] for e in payload["userErrors"])
+    assert await counts(db) == (0, 0, 0)
+
+
+async def test_a_document_naming_a_missing_entity_id_is_a_not_found_user_error(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    doc = document("https://example.org/a", quote("Fine."), quote("Who?", {"id": 999}))
+    payload = (await data(client, IMPORT, doc=doc))["importSource"]
+    assert payload["userErrors"] == [
+        {
+            "field": ["input", "document", "claims", "1", "speakers", "0", "entity", "id"],
+            "message": "no entity with id 999",
+            "code": "NOT_FOUND",
+        }
+    ]
+    assert await counts(db) == (0, 0, 0)  # the first claim was rolled back with the rest
+
+
+async def test_a_document_that_is_not_an_object_is_a_user_error(client: httpx.AsyncClient) -> None:
+    payload = (await data(client, IMPORT, doc=[1, 2]))["importSource"]
+    assert payload["userErrors"][0]["field"] == ["input", "document"]
+
+
+# -- createClaim -------------------------------------------------------------------------------
+
+
+async def test_creating_a_claim_in_a_known_source_and_again_changes_nothing(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    written = await write(db, document("https://example.org/a", quote("First.")))
+    source_id = str(written.source_id)
+    claim = {"content": "Second.", "speakers": [{"entity": STARMER}]}
+    first = (await data(client, CREATE, input={"sourceId": source_id, "claim": claim}))["createClaim"]
+    assert first["userErrors"] == [] and first["created"] is True and first["version"] == 1
+    assert first["claim"]["content"] == "Second."
+    again = (await data(client, CREATE, input={"sourceId": source_id, "claim": claim}))["createClaim"]
+    assert again["created"] is False and again["claim"]["id"] == first["claim"]["id"]
+
+
+async def test_creating_a_claim_with_a_bad_claim_or_source_is_a_user_error(client: httpx.AsyncClient) -> None:
+    bad_claim = (await data(client, CREATE, input={"sourceId": "1", "claim": {"content": "x"}}))["createClaim"]
+    assert bad_claim["claim"] is None
+    assert bad_claim["userErrors"][0]["field"] == ["input", "sourceId"]
+    assert bad_claim["userErrors"][0]["code"] == "NOT_FOUND"
+    source = {"kind": "news_article", "url": "https://example.org/b"}
+    no_speakers = (await data(client, CREATE, input={"source": source, "claim": {"content": "x"}}))["createClaim"]
+    assert no_speakers["userErrors"][0]["field"] == ["input", "claim", "speakers"]
+    both = (await data(client, CREATE, input={"source": source, "sourceId": "1", "claim": {}}))["createClaim"]
+    assert both["userErrors"][0]["field"] == ["input"]
+
+
+# -- updateClaim -------------------------------------------------------------------------------
+
+
+async def _one_claim(db: Database) -> str:
+    written = await write(db, document("https://example.org/a", quote("Original wording.")))
+    return str(written.claims[0].id)
+
+
+async def test_updating_a_claim_changes_it_and_bumps_its_version(client: httpx.AsyncClient, db: Database) -> None:
+    claim_id = await _one_claim(db)
+    changes = {
+        "id": claim_id,
+        "expectedVersion": 1,
+        "content": "Revised wording.",
+        "kind": "PARAPHRASE",
+        "topics": ["ukraine-crisis"],
+    }
+    payload = (await data(client, UPDATE, input=changes))["updateClaim"]
+    assert payload["userErrors"] == [] and payload["version"] == 2
+    claim = payload["claim"]
+    assert (claim["content"], claim["kind"], claim["topics"]) == (
+        "Revised wording.",
+        "PARAPHRASE",
+        [{"slug": "ukraine-crisis"}],
+    )
+    cleared = (await data(client, UPDATE, input={"id": claim_id, "language": None, "topics": None}))["updateClaim"]
+    assert cleared["claim"]["language"] is None and cleared["claim"]["topics"] == []
+    assert cleared["version"] == 3
+
+
+async def test_updating_with_a_stale_version_is_a_stale_user_error_and_changes_nothing(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    claim_id = await _one_claim(db)
+    await data(client, UPDATE, input={"id": claim_id, "expectedVersion": 1, "kind": "PARAPHRASE"})
+    stale = await data(client, UPDATE, input={"id": claim_id, "expectedVersion": 1, "content": "Mine."})
+    payload = stale["updateClaim"]
+    assert payload["claim"] is None
+    assert payload["userErrors"] == [
+        {
+            "field": ["input", "expectedVersion"],
+            "message": "the claim is at version 2, not 1; read it again",
+            "code": "STALE",
+        }
+    ]
+    assert await db.fetchval("SELECT content FROM claim WHERE id = $1", int(claim_id)) == "Original wording."
+
+
+async def test_updating_with_invalid_values_names_the_graphql_field(client: httpx.AsyncClient, db: Database) -> None:
+    claim_id = await _one_claim(db)
+    payload = (await data(client, UPDATE, input={"id": claim_id, "language": "not a language"}))["updateClaim"]
+    assert payload["userErrors"][0]["field"] == ["input", "language"]
+    missing = (await data(client, UPDATE, input={"id": "999", "kind": "PARAPHRASE"}))["updateClaim"]
+    assert missing["userErrors"][0]["code"] == "NOT_FOUND"
+    forged = (await data(client, UPDATE, input={"id": "not-an-id", "kind": "PARAPHRASE"}))["updateClaim"]
+    assert forged["userErrors"][0]["field"] == ["input", "id"]
+    assert forged["userErrors"][0]["code"] == "INVALID"
+
+
+async def test_changing_content_to_another_claims_is_a_conflict(client: httpx.AsyncClient, db: Database) -> None:
+    written = await write(db, document("https://example.org/a", quote("One."), quote("Two.")))
+    payload = (await data(client, UPDATE, input={"id": str(written.claims[1].id), "content": "One."}))["updateClaim"]
+    assert payload["userErrors"][0]["code"] == "CONFLICT"
+    assert payload["userErrors"][0]["field"] == ["input", "content"]
+
+
+# -- deleteClaim -------------------------------------------------------------------------------
+
+
+async def test_a_deleted_claim_is_gone_from_queries(client: httpx.AsyncClient, db: Database) -> None:
+    claim_id = await _one_claim(db)
+    payload = (await data(client, DELETE, input={"id": claim_id, "reason": "duplicate"}))["deleteClaim"]
+    assert payload["userErrors"] == [] and payload["deletedClaimId"]
+    read = await data(client, "query($id: ID!) { claim(id: $id) { content } }", id=payload["deletedClaimId"])
+    assert read["claim"] is None
+    feed = await data(client, "{ claims { edges { node { id } } } }")
+    assert feed["claims"]["edges"] == []
+    assert await db.fetchval("SELECT reason FROM claim_deletion WHERE claim_id = $1", int(claim_id)) == "duplicate"
+    again = (await data(client, DELETE, input={"id": claim_id}))["deleteClaim"]
+    assert again["userErrors"] == [] and again["deletedClaimId"] == payload["deletedClaimId"]
+    updated = (await data(client, UPDATE, input={"id": claim_id, "kind": "PARAPHRASE"}))["updateClaim"]
+    assert updated["userErrors"][0]["code"] == "DELETED"
+
+
+# -- mergeEntities -----------------------------------------------------------------------------
+
+
+async def test_merging_entities_moves_aliases_and_claims(client: httpx.AsyncClient, db: Database) -> None:
+    duplicate = {"name": "F. Merz", "kind": "person", "aliases": ["Fritz Merz"]}
+    await write(db, document("https://example.org/a", quote("From the original.", MERZ)))
+    await write(db, document("https://example.org/b", quote("From the duplicate.", duplicate)))
+    ids = {r["name"]: str(r["id"]) for r in await db.fetch("SELECT id, name FROM entity WHERE kind = 'person'")}
+    payload = (await data(client, MERGE, input={"sourceId": ids["F. Merz"], "targetId": ids["Friedrich Merz"]}))[
+        "mergeEntities"
+    ]
+    assert payload["userErrors"] == []
+    entity = payload["entity"]
+    assert entity["name"] == "Friedrich Merz"
+    assert {"F. Merz", "Fritz Merz", "Merz"} <= set(entity["aliases"])
+    contents = {e["node"]["content"] for e in entity["claims"]["edges"]}
+    assert contents == {"From the original.", "From the duplicate."}
+    again = await data(client, MERGE, input={"sourceId": ids["F. Merz"], "targetId": ids["Friedrich Merz"]})
+    assert again["mergeEntities"]["userErrors"] == [] and again["mergeEntities"]["entity"]["id"] == entity["id"]
+    itself = {"sourceId": ids["Friedrich Merz"], "targetId": ids["Friedrich Merz"]}
+    assert (await data(client, MERGE, input=itself))["mergeEntities"]["userErrors"] == [
+        {"field": ["input", "targetId"], "message": "an entity cannot be merged into itself", "code": "INVALID"}
+    ]
+
+
+async def test_merging_a_missing_entity_is_a_not_found_user_error(client: httpx.AsyncClient, db: Database) -> None:
+    await write(db, document("https://example.org/a", quote("Hello.")))
+    target = str(await db.fetchval("SELECT id FROM entity WHERE name = 'Friedrich Merz'"))
+    payload = (await data(client, MERGE, input={"sourceId": "999", "targetId": target}))["mergeEntities"]
+    assert payload["userErrors"] == [
+        {"field": ["input", "sourceId"], "message": "No entity with id 999", "code": "NOT_FOUND"}
+    ]
+    into_missing = (await data(client, MERGE, input={"sourceId": target, "targetId": "999"}))["mergeEntities"]
+    assert into_missing["userErrors"][0]["field"] == ["input", "targetId"]
+    assert into_missing["userErrors"][0]["code"] == "NOT_FOUND"
+
+
+# -- authorisation -----------------------------------------------------------------------------
+
+
+async def test_writing_without_a_key_is_unauthenticated_and_writes_nothing(
+    anonymous: httpx.AsyncClient, db: Database
+) -> None:
+    doc = document("https://example.org/a", quote("Hello."))
+    body = await gql(anonymous, IMPORT, doc=doc)
+    assert body["data"] == {"importSource": None}
+    assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    assert body["errors"][0]["path"] == ["importSource"]
+    # A key that is not one is refused before anything runs, as over REST.
+    forged = await anonymous.post(
+        "/graphql", json={"query": IMPORT, "variables": {"doc": doc}}, headers={"X-API-Key": "cb_forged"}
+    )
+    assert forged.status_code == 401
+    assert forged.headers["content-type"] == "application/problem+json"
+    assert await counts(db) == (0, 0, 0)
+
+
+async def test_a_key_without_the_scope_is_forbidden(
+    anonymous: httpx.AsyncClient, db: Database, keys: dict[str, str]
+) -> None:
+    doc = document("https://example.org/a", quote("Hello."))
+    body = await gql(anonymous, IMPORT, {"X-API-Key": keys["read"]}, doc=doc)
+    assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    written = await gql(anonymous, IMPORT, {"X-API-Key": keys["write"]}, doc=doc)
+    assert written["data"]["importSource"]["created"] is True
+    claim_id = written["data"]["importSource"]["claims"][0]["id"]
+    delete = await gql(anonymous, DELETE, {"X-API-Key": keys["write"]}, input={"id": claim_id})
+    assert delete["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    assert await db.fetchval("SELECT count(*) FROM claim WHERE deleted_at IS NULL") == 1
+    deleted = await gql(anonymous, DELETE, {"X-API-Key": keys["admin"]}, input={"id": claim_id})
+    assert deleted["data"]["deleteClaim"]["deletedClaimId"] == claim_id
