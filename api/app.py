@@ -35,7 +35,7 @@ async def open_database(settings: Settings) -> Database:
     """Resolve the server (embedded unless a URL is set), migrate, connect, load the demo data."""
     dsn = settings.database_url
     if dsn is None:
-        dsn, _ = await asyncio.to_thread(start_embedded, settings.data_dir)
+        dsn = (await asyncio.to_thread(start_embedded, settings.data_dir))[0]
     await migrate(dsn)
     db = Database(
         dsn,

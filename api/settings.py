@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 
 def _bool(value: str) -> bool:
@@ -52,7 +53,7 @@ class Settings:
             if raw is None or raw == "":
                 continue
             default = None if f.default is MISSING else f.default
-            kind = type(default) if default is not None else str
+            kind: type[Any] = type(default) if default is not None else str
             if f.name == "cors_origins":
                 values[f.name] = tuple(o.strip() for o in raw.split(",") if o.strip())
             elif f.name == "data_dir":

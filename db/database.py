@@ -7,14 +7,14 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import asyncpg
 import orjson
 
 log = logging.getLogger("claims.db")
 
-Connection = asyncpg.Connection  # type: ignore[type-arg]
+Connection = asyncpg.Connection
 Record = asyncpg.Record
 
 
@@ -83,7 +83,7 @@ class Database:
     min_size: int = 2
     max_size: int = 10
     command_timeout_s: float = 10.0
-    pool: asyncpg.Pool | None = None  # type: ignore[type-arg]
+    pool: asyncpg.Pool | None = None
     statement_listeners: list[Callable[[str], None]] = field(default_factory=list)
     slow_ms: float = 500.0
 
@@ -126,7 +126,8 @@ class Database:
         if self.pool is None:
             raise DatabaseUnavailable("the database pool is not open")
         try:
-            async with self.pool.acquire(timeout=self.command_timeout_s) as conn:
+            async with self.pool.acquire(timeout=self.command_timeout_s) as proxy:
+                conn = cast(Connection, proxy)  # the proxy forwards every Connection method
                 try:
                     yield conn
                 except _BROKEN:

@@ -12,7 +12,7 @@ from schema.documents import SourceDocument
 def demo_documents() -> list[SourceDocument]:
     """Every source document shipped under db/demo/."""
     folder = resources.files("db") / "demo"
-    files = sorted(f for f in folder.iterdir() if f.name.endswith(".json"))
+    files = sorted((f for f in folder.iterdir() if f.name.endswith(".json")), key=lambda f: f.name)
     return [SourceDocument.model_validate_json(f.read_bytes()) for f in files]
 
 

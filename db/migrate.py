@@ -29,7 +29,7 @@ RECORD = "INSERT INTO schema_migration (version) VALUES ($1)"
 def migration_files() -> list[tuple[str, str]]:
     """(version, sql) for every file under db/migrations, in order."""
     folder = resources.files("db") / "migrations"
-    files = sorted(f for f in folder.iterdir() if f.name.endswith(".sql"))
+    files = sorted((f for f in folder.iterdir() if f.name.endswith(".sql")), key=lambda f: f.name)
     return [(f.name.removesuffix(".sql"), f.read_text(encoding="utf-8")) for f in files]
 
 
@@ -57,7 +57,7 @@ async def migrate(dsn: str) -> list[str]:
         await conn.close()
 
 
-async def pending(conn: asyncpg.Connection) -> list[str]:  # type: ignore[type-arg]
+async def pending(conn: asyncpg.Connection) -> list[str]:
     """Versions not yet applied (all of them when the table is missing)."""
     exists = await conn.fetchval("SELECT to_regclass('schema_migration') IS NOT NULL")
     done = {r["version"] for r in await conn.fetch(APPLIED)} if exists else set()

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
 
 from api.auth import caller_from_headers, header_token, require
 from api.errors import Problem, problem_response
@@ -104,8 +105,8 @@ def install(app: FastAPI, settings: Settings) -> None:
         from strawberry.exceptions import ConnectionRejectionError
         from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
-        class Subscriptions(GraphQL):  # type: ignore[type-arg]
-            async def get_context(self, request: Any, response: Any = None) -> Context:
+        class Subscriptions(GraphQL[Context, None]):
+            async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
                 return Context(db=app.state.db, settings=settings, request=request)
 
             async def on_ws_connect(self, context: Context) -> Any:
