@@ -227,6 +227,20 @@ async def test_reads_can_be_made_key_only(db: Database, settings: Settings) -> N
         assert (await http.get("/t/read", headers={"X-API-Key": key.secret})).status_code == 200
 
 
+async def test_graphql_queries_follow_the_same_read_rules(db: Database, settings: Settings) -> None:
+    key = await create_key(db, ["read"])
+    query = {"query": "{ topics { slug } }"}
+    async with serve(db, replace(settings, require_key_for_reads=True)) as http:
+        refused = await http.post("/graphql", json=query)
+        assert_problem(refused, 401)
+        assert refused.headers["www-authenticate"] == CHALLENGE
+        assert_problem(await http.get("/graphql", params=query, headers={"X-API-Key": "cb_forged"}), 401)
+        allowed = await http.post("/graphql", json=query, headers={"X-API-Key": key.secret})
+        assert allowed.status_code == 200 and allowed.json() == {"data": {"topics": []}}
+    async with serve(db, settings) as http:
+        assert (await http.post("/graphql", json=query)).json() == {"data": {"topics": []}}
+
+
 async def test_graphql_callers_come_from_headers_or_a_connection_init_payload(db: Database, settings: Settings) -> None:
     read_key = await create_key(db, ["read"])
     write_key = await create_key(db, ["write"])
