@@ -7,6 +7,7 @@ from datetime import datetime
 import strawberry
 from strawberry.schema.config import StrawberryConfig
 
+from schema.graphql.descriptions import describe
 from schema.graphql.query import Query
 from schema.graphql.scalars import DATETIME
 from schema.graphql.types import Appearance, Claim, Entity, EntityRole, Source, Topic
@@ -27,7 +28,7 @@ def build_schema(**kwargs: object) -> strawberry.Schema:
         subscription = Subscription
     except ImportError:
         pass
-    return strawberry.Schema(
+    built = strawberry.Schema(
         query=Query,
         mutation=mutation,
         subscription=subscription,
@@ -35,6 +36,7 @@ def build_schema(**kwargs: object) -> strawberry.Schema:
         config=StrawberryConfig(auto_camel_case=True, scalar_map={datetime: DATETIME}),
         **kwargs,  # type: ignore[arg-type]
     )
+    return describe(built)
 
 
 schema = build_schema()
