@@ -113,8 +113,14 @@ def db_migrate() -> None:
 @click.option("--quiet", is_flag=True, help="no progress bar")
 def load(files: tuple[Path, ...], fmt: str, quiet: bool) -> None:
     """Load source documents from NDJSON, ClaimsKG CSV or Quotebank CSV files; bad lines are reported."""
-    from api.importers import load_files
+    from api.importers import detect_format, load_files
 
+    if fmt == "auto":
+        for path in files:  # before the database is opened: a usage error, not a traceback
+            try:
+                detect_format(path)
+            except ValueError as exc:
+                raise click.UsageError(str(exc)) from None
     settings = Settings.from_env()
     report = _run(_with_db(settings, resolve_dsn(settings), lambda d: load_files(d, files, fmt, progress=not quiet)))
     click.echo(json.dumps(report.summary()), err=False)
@@ -193,3 +199,7 @@ def export_schema(path: Path) -> None:
 
     path.write_text(graphql_sdl(), encoding="utf-8")
     click.echo(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()

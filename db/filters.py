@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from db.normalize import fold
@@ -115,8 +116,10 @@ class Cursor:
         if key in ("-infinity", "infinity"):
             return
         try:
-            datetime.fromisoformat(key)
-        except ValueError as exc:
+            moment = datetime.fromisoformat(key)
+            if moment.tzinfo is not None:
+                moment.astimezone(UTC)  # year 9999 at -12:00 is past what can be bound
+        except (ValueError, OverflowError) as exc:
             raise CursorError("the cursor is not one this API issued") from exc
 
 
@@ -126,9 +129,15 @@ def cursor_sql(sort: str, key_sql: str, id_sql: str) -> str:
     return f"rtrim(translate(encode(convert_to({text}, 'UTF8'), 'base64'), E'+/\\n', '-_'), '=')"
 
 
+# A "-" before no word negates nothing, but PostgreSQL still stacks it: 33 in a row (or "-(-(-(…")
+# make websearch_to_tsquery fail with "tsquery stack too small".
+_DANGLING_NOT = re.compile(r"-(?!\w)")
+
+
 def tsquery_text(q: str) -> str:
-    """Search-box text for `websearch_to_tsquery`: accents folded so 'Zelenskyy' matches 'Zelenskyy'."""
-    return fold(q)[:500]
+    """Search-box text for `websearch_to_tsquery`: accents folded so 'Zelenskyy' matches 'Zelenskyy',
+    and minus signs that negate no word dropped (``"a - b --"`` → ``"a   b   "``)."""
+    return _DANGLING_NOT.sub(" ", fold(q)[:500])
 
 
 def _exists(table: str, column: str, placeholder: str) -> str:
@@ -230,8 +239,17 @@ def page_sql(
         if keyed and sort in ("-said_at", "said_at"):
             order_key, order_id = "l.said_key", "l.claim_id"
 
+    if sort in ("-said_at", "said_at"):
+        # Bound the walked index's own key too, so a date range is one index range scan (the
+        # ``said_at`` conditions stay: they also keep out claims with no date).
+        if f.said_after:
+            conds.append(f"{order_key} >= {p.add(f.said_after, '::timestamptz')}")
+        if f.said_before:
+            conds.append(f"{order_key} < {p.add(f.said_before, '::timestamptz')}")
     if after is not None:
-        conds.append(f"({order_key}, {order_id}) {compare} ({p.add_key(after.key, cast)}, {p.add(after.id, '::bigint')})")
+        conds.append(
+            f"({order_key}, {order_id}) {compare} ({p.add_key(after.key, cast)}, {p.add(after.id, '::bigint')})"
+        )
     where = " AND ".join(conds)
     return (
         f"SELECT {order_id} AS id, {order_key}::text AS sort_key FROM {drive} WHERE {where} "

@@ -74,6 +74,9 @@ def not_future(value: datetime | date) -> datetime | date:
 SaidAt = Annotated[datetime | date, BeforeValidator(iso_only), AfterValidator(not_future)]
 
 
+Offset = Annotated[int, Field(strict=True, ge=0, le=2**31 - 1)]  # a character offset (PostgreSQL int4)
+
+
 class Strict(BaseModel):
     """Unknown fields are errors: a misspelt field must not be silently dropped."""
 
@@ -207,7 +210,7 @@ class AppearanceIn(Strict):
     quote: Annotated[str, StringConstraints(min_length=1, max_length=20000)] = Field(
         examples=["They tasked their military authorities to complete joint planning work to that effect"]
     )
-    span: tuple[Annotated[int, Field(strict=True, ge=0)], Annotated[int, Field(strict=True, ge=1)]] | None = Field(
+    span: tuple[Offset, Annotated[int, Field(strict=True, ge=1, le=2**31 - 1)]] | None = Field(
         default=None,
         description="[start, end) character offsets into the source text",
         examples=[[1052, 1136]],

@@ -78,6 +78,7 @@ def every(ids: dict[str, int]) -> ClaimFilter:
     return ClaimFilter()
 
 
+NOV_12 = datetime(2025, 11, 12, tzinfo=UTC)
 NOV_14 = datetime(2025, 11, 14, tzinfo=UTC)
 CURSOR = Cursor("-said_at", "2025-11-12 00:00:00+00", 3)
 
@@ -97,6 +98,10 @@ CASES = {
     "claims mentioning someone": (
         claims_page(lambda ids: ClaimFilter(mentions=(ids["starmer"],))),
         "mention_entity_idx",
+    ),
+    "a speaker's date range": (
+        claims_page(lambda ids: ClaimFilter(speakers=(ids["merz"],), said_after=NOV_12, said_before=NOV_14)),
+        "claim_speaker_entity_idx",
     ),
     "a date range": (
         claims_page(lambda ids: ClaimFilter(said_after=datetime(2025, 11, 11, tzinfo=UTC), said_before=NOV_14)),
@@ -134,3 +139,11 @@ async def test_alias_look_up_ignores_case_and_accents_through_its_index(db: Data
         await db.fetchval("SELECT entity_id FROM entity_alias WHERE norm = $1", name_norm("friedrich MÉRZ"))
         == data["merz"]
     )
+
+
+@pytest.mark.parametrize("case", ["a speaker's date range", "a date range"])
+async def test_a_date_range_bounds_the_index_walk(db: Database, data: dict[str, int], case: str) -> None:
+    build, index = CASES[case]
+    sql, params = build(data)
+    walk = [n for n in await explain(db, sql, params) if n.get("Index Name") == index]
+    assert walk and "said_key >=" in walk[0].get("Index Cond", ""), f"{case}: the range does not bound {index}"
