@@ -25,9 +25,15 @@ def openapi_text() -> str:
 
 
 def graphql_sdl() -> str:
-    """`schema/schema.graphql`: the printed GraphQL schema."""
+    """`schema/schema.graphql`: the schema /graphql serves, printed; one trailing newline.
+
+    Built as the app builds it (its extensions change no types). Strawberry's printer writes the
+    types sorted by name and each type's fields in declaration order, so the text depends on the
+    code alone, never on hash seeds or import order.
+    """
     from strawberry.printer import print_schema
 
-    from schema.graphql.schema import schema
+    from api.graphql import build
 
-    return print_schema(schema) + "\n"
+    schema, _ = build(Settings(load_demo=False, database_url="postgresql://unused"))
+    return print_schema(schema).rstrip("\n") + "\n"

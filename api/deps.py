@@ -10,13 +10,14 @@ from api.settings import Settings
 from db.database import Database
 
 
-def get_db(request: Request) -> Database:
+# ``async def``: FastAPI would run a plain ``def`` dependency in a thread pool on every request.
+async def get_db(request: Request) -> Database:
     """The app's database (opened in the lifespan)."""
     db: Database = request.app.state.db
     return db
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     """The app's settings."""
     settings: Settings = request.app.state.settings
     return settings

@@ -17,6 +17,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -137,10 +138,27 @@ def migrate(dsn: str) -> None:
     asyncio.run(run(dsn))
 
 
+def claims_command() -> str:
+    """The ``claims`` console script of this venv (``python -m api.cli`` has no ``__main__`` guard
+    and silently does nothing)."""
+    return str(Path(sys.executable).with_name("claims"))
+
+
 def generate_with_claims(dsn: str, n: int) -> None:
-    """``claims generate --claims N`` (db/generate.py)."""
+    """``claims generate --claims N`` (db/generate.py); fails unless it left N claims."""
     env = {**os.environ, "CLAIMS_DATABASE_URL": dsn, "CLAIMS_LOAD_DEMO": "false"}
-    subprocess.run([sys.executable, "-m", "api.cli", "generate", "--claims", str(n)], env=env, check=True)
+    subprocess.run([claims_command(), "generate", "--claims", str(n)], env=env, check=True, stdout=subprocess.DEVNULL)
+    found = asyncio.run(_count_claims(dsn))
+    if found != n:
+        raise subprocess.CalledProcessError(0, "claims generate", f"left {found} claims, not {n}")
+
+
+async def _count_claims(dsn: str) -> int:
+    conn = await asyncpg.connect(dsn)
+    try:
+        return int(await conn.fetchval("SELECT count(*) FROM claim"))
+    finally:
+        await conn.close()
 
 
 async def generate_fallback(dsn: str, n: int) -> None:

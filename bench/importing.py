@@ -13,14 +13,13 @@ import json
 import os
 import random
 import subprocess
-import sys
 import time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
-from bench.data import WORDS, admin_dsn
+from bench.data import WORDS, admin_dsn, claims_command
 
 CLAIMS_PER_DOC = 5
 COPY_TABLE = """
@@ -146,9 +145,7 @@ def run(bench_dsn: str, n_claims: int) -> tuple[float, float, str]:
         path.write_text("".join(json.dumps(d) + "\n" for d in docs))
         env = {**os.environ, "CLAIMS_DATABASE_URL": dsn, "CLAIMS_LOAD_DEMO": "false"}
         started = time.perf_counter()
-        subprocess.run(
-            [sys.executable, "-m", "api.cli", "load", "--quiet", str(path)], env=env, check=True, capture_output=True
-        )
+        subprocess.run([claims_command(), "load", "--quiet", str(path)], env=env, check=True, capture_output=True)
         seconds = time.perf_counter() - started
         how = f"`claims load` of {len(docs):,} NDJSON documents (process start and migration check included)"
     else:

@@ -8,7 +8,8 @@ both paths give the same answer.
 
 A nested to-many list is a correlated subquery on its index (``WHERE claim_id = c.id``); a
 nested connection is a correlated keyset page (db/filters.py). Nothing here depends on page size:
-one statement, whatever the nesting.
+one statement, whatever the nesting. Aggregating each level for all parents at once (``GROUP BY
+claim_id``) measured slower for the feed (docs/graphql.md, Performance), so lists stay correlated.
 """
 
 from __future__ import annotations
@@ -237,16 +238,7 @@ class Compiler:
                     )
                 case "roles":
                     ro = self.alias("ro")
-                    inner = self.obj(
-                        s.fields,
-                        lambda y: {
-                            "id": gid("EntityRole", f"{ro}.id"),
-                            "title": f"{ro}.title",
-                            "startDate": f"{ro}.start_date",
-                            "endDate": f"{ro}.end_date",
-                            "__typename": "'EntityRole'",
-                        }[y.name],
-                    )
+                    inner = self.role(s.fields, ro)
                     return (
                         f"(SELECT {_agg(inner, f'{ro}.start_date NULLS FIRST, {ro}.id')} "
                         f"FROM entity_role {ro} WHERE {ro}.entity_id = {e}.id)"
@@ -258,6 +250,18 @@ class Compiler:
             raise NotCompilable(f"Entity.{s.name}")
 
         return self.obj(sels, column)
+
+    def role(self, sels: list[Sel], ro: str) -> str:
+        return self.obj(
+            sels,
+            lambda y: {
+                "id": gid("EntityRole", f"{ro}.id"),
+                "title": f"{ro}.title",
+                "startDate": f"{ro}.start_date",
+                "endDate": f"{ro}.end_date",
+                "__typename": "'EntityRole'",
+            }[y.name],
+        )
 
     def source(self, sels: list[Sel], s_: str) -> str:
         def column(s: Sel) -> str:
@@ -412,7 +416,17 @@ class Compiler:
             case "Topic":
                 t = self.alias("t")
                 return f"(SELECT {self.topic(sels, t)} FROM topic {t} WHERE {t}.id = {ident})"
-        return "NULL::json"
+            case "Appearance":
+                a = self.alias("a")
+                return (
+                    f"(SELECT {self.appearance(sels, a)} FROM appearance {a} WHERE {a}.id = {ident} "
+                    f"AND EXISTS (SELECT 1 FROM claim c WHERE c.id = {a}.claim_id AND c.deleted_at IS NULL))"
+                )
+            case "EntityRole":
+                ro = self.alias("ro")
+                return f"(SELECT {self.role(sels, ro)} FROM entity_role {ro} WHERE {ro}.id = {ident})"
+        # An unused bound parameter would leave its type undetermined and fail the whole statement.
+        raise NotCompilable(f"node of type {type_name}")
 
     def root_field(self, s: Sel) -> str:
         match s.name:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -133,6 +134,12 @@ class Database:
                 except _BROKEN:
                     # The connection broke mid-statement (server restart, network): never hand it
                     # back to the pool half-way through a protocol exchange.
+                    conn.terminate()
+                    raise
+                except asyncio.CancelledError:
+                    # Cancelled while using it (request timeout, client gone, a sibling resolver
+                    # failed): the server may still be running the statement and holding its locks.
+                    # Closing the connection ends both; the pool opens a fresh one when needed.
                     conn.terminate()
                     raise
         except asyncpg.exceptions.QueryCanceledError as exc:

@@ -66,6 +66,23 @@ LOCK_KEYS = """
 SELECT count(pg_advisory_xact_lock(hashtextextended(k, 7)))
 FROM (SELECT DISTINCT k FROM unnest($1::text[]) AS k ORDER BY k) AS keys
 """
+# A writer queues only on the names it may create: a name that an entity of the wanted kind already
+# answers to cannot be created again, and queueing on it (the publisher of every document) made all
+# writers wait for one another. Merges take names away from entities, so writers hold MERGE_LOCK
+# shared and a merge holds it exclusively; "m:" sorts before "n:" and "x:", so it is taken first.
+MERGE_LOCK = "m:merge"
+WRITE_LOCKS = """
+SELECT count(CASE WHEN k = 'm:merge' THEN pg_advisory_xact_lock_shared(hashtextextended(k, 7))
+                  ELSE pg_advisory_xact_lock(hashtextextended(k, 7)) END)
+FROM (
+  SELECT DISTINCT t.k FROM unnest($1::text[], $2::text[], $3::text[]) AS t (k, norm, kind)
+  WHERE t.norm IS NULL OR NOT EXISTS (
+    SELECT 1 FROM entity_alias a JOIN entity e ON e.id = a.entity_id
+    WHERE a.norm = t.norm AND e.merged_into IS NULL AND (t.kind IS NULL OR e.kind = t.kind OR e.kind = 'other')
+  )
+  ORDER BY t.k
+) AS keys
+"""
 ENTITY_BY_ID = "SELECT id, merged_into FROM entity WHERE id = $1"
 ENTITY_BY_EXTERNAL_ID = """
 SELECT coalesce(e.merged_into, e.id) FROM entity_external_id x JOIN entity e ON e.id = x.entity_id
@@ -78,6 +95,28 @@ WHERE a.norm = ANY($1::text[]) AND e.merged_into IS NULL
   AND ($2::text IS NULL OR e.kind = $2 OR e.kind = 'other')
 ORDER BY (e.name_norm = $3) DESC, (a.norm = $3) DESC, e.id
 LIMIT 1
+"""
+# The common reference (a name and aliases, no id or external id) in one round trip: find it by
+# alias as ENTITY_BY_ALIAS does, else create it, and record every name as an alias.
+RESOLVE_BY_NAMES = """
+WITH found AS (
+  SELECT e.id FROM entity_alias a JOIN entity e ON e.id = a.entity_id
+  WHERE a.norm = ANY($1::text[]) AND e.merged_into IS NULL
+    AND ($2::text IS NULL OR e.kind = $2 OR e.kind = 'other')
+  ORDER BY (e.name_norm = $3) DESC, (a.norm = $3) DESC, e.id
+  LIMIT 1
+), created AS (
+  INSERT INTO entity (kind, name, name_norm, description)
+  SELECT coalesce($2, 'other'), $4, $3, $5 WHERE NOT EXISTS (SELECT 1 FROM found)
+  RETURNING id
+), resolved AS (
+  SELECT id, false AS created FROM found UNION ALL SELECT id, true FROM created
+), aliases AS (
+  INSERT INTO entity_alias (entity_id, alias, norm)
+  SELECT r.id, t.alias, t.norm FROM resolved r, unnest($6::text[], $1::text[]) AS t (alias, norm)
+  ON CONFLICT DO NOTHING
+)
+SELECT id, created FROM resolved
 """
 INSERT_ENTITY = """
 INSERT INTO entity (kind, name, name_norm, description) VALUES ($1, $2, $3, $4) RETURNING id
@@ -115,19 +154,24 @@ ON CONFLICT DO NOTHING
 ADD_TOPICS = """
 INSERT INTO topic (slug, name) SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT (slug) DO NOTHING
 """
+# A new claim and its speakers in one round trip. The speakers' BEFORE INSERT trigger reads the
+# claim's said_key: it sees the row `added` inserted, since a trigger's queries see what the
+# calling statement has done so far.
 INSERT_CLAIM = """
-INSERT INTO claim (fingerprint, content, kind, language, said_at, said_at_precision, location_id)
-VALUES ($1, $2, $3, $4, $5, $6, $7)
-ON CONFLICT (fingerprint) DO NOTHING
-RETURNING id
+WITH added AS (
+  INSERT INTO claim (fingerprint, content, kind, language, said_at, said_at_precision, location_id)
+  VALUES ($1, $2, $3, $4, $5, $6, $7)
+  ON CONFLICT (fingerprint) DO NOTHING
+  RETURNING id
+), speakers AS (
+  INSERT INTO claim_speaker (claim_id, entity_id, role, position)
+  SELECT added.id, t.entity_id, t.role, t.pos - 1
+  FROM added, unnest($8::bigint[], $9::text[]) WITH ORDINALITY AS t (entity_id, role, pos)
+  ON CONFLICT DO NOTHING
+)
+SELECT id FROM added
 """
 CLAIM_BY_FINGERPRINT = "SELECT id FROM claim WHERE fingerprint = $1"
-ADD_SPEAKERS = """
-INSERT INTO claim_speaker (claim_id, entity_id, role, position)
-SELECT $1, entity_id, role, pos - 1
-FROM unnest($2::bigint[], $3::text[]) WITH ORDINALITY AS t (entity_id, role, pos)
-ON CONFLICT DO NOTHING
-"""
 ADD_MENTIONS = """
 INSERT INTO mention (claim_id, entity_id) SELECT $1, unnest($2::bigint[]) ON CONFLICT DO NOTHING
 """
@@ -136,17 +180,21 @@ INSERT INTO claim_topic (claim_id, topic_id)
 SELECT $1, id FROM topic WHERE slug = ANY($2::text[])
 ON CONFLICT DO NOTHING
 """
+# A new appearance moves the claim's first_reported_at back to its source's date, in the same
+# round trip (a bulk import spends most of its time waiting on round trips).
 INSERT_APPEARANCE = """
-INSERT INTO appearance (claim_id, source_id, quote, span_start, span_end, cited_source_id)
-VALUES ($1, $2, $3, $4, $5, $6)
-ON CONFLICT (claim_id, source_id) DO NOTHING
-RETURNING id
-"""
-FIRST_REPORTED = """
-UPDATE claim SET first_reported_at = s.published_at
-FROM source s
-WHERE claim.id = $1 AND s.id = $2 AND s.published_at IS NOT NULL
-  AND (claim.first_reported_at IS NULL OR s.published_at < claim.first_reported_at)
+WITH added AS (
+  INSERT INTO appearance (claim_id, source_id, quote, span_start, span_end, cited_source_id)
+  VALUES ($1, $2, $3, $4, $5, $6)
+  ON CONFLICT (claim_id, source_id) DO NOTHING
+  RETURNING id
+), reported AS (
+  UPDATE claim SET first_reported_at = s.published_at
+  FROM source s
+  WHERE EXISTS (SELECT 1 FROM added) AND claim.id = $1 AND s.id = $2 AND s.published_at IS NOT NULL
+    AND (claim.first_reported_at IS NULL OR s.published_at < claim.first_reported_at)
+)
+SELECT id FROM added
 """
 ADD_RELATION = """
 INSERT INTO claim_relation (claim_id, related_claim_id, kind) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING
@@ -171,15 +219,16 @@ def _entity_refs(doc: SourceDocument) -> list[EntityRef]:
     return refs
 
 
-def _lock_keys(doc: SourceDocument) -> list[str]:
-    """Names and external ids this document may create: locked so concurrent writers agree."""
-    keys: set[str] = set()
+def _lock_keys(doc: SourceDocument) -> tuple[list[str], list[str | None], list[str | None]]:
+    """WRITE_LOCKS's keys: the merge lock, external ids, and names with the kind they are looked up as."""
+    rows: set[tuple[str, str | None, str | None]] = {(MERGE_LOCK, None, None)}
     for ref in _entity_refs(doc):
-        keys.update(f"x:{scheme}:{value}" for scheme, value in ref.external_ids.items())
+        rows.update((f"x:{scheme}:{value}", None, None) for scheme, value in ref.external_ids.items())
         for name in [ref.name, *ref.aliases]:
-            if name and name_norm(name):
-                keys.add("n:" + name_norm(name))
-    return sorted(keys)
+            if name and (norm := name_norm(name)):
+                rows.add(("n:" + norm, norm, ref.kind))
+    keys, norms, kinds = zip(*rows, strict=True)
+    return list(keys), list(norms), list(kinds)
 
 
 class _Writer:
@@ -197,8 +246,16 @@ class _Writer:
         return self.entities[cache_key]
 
     async def _resolve(self, ref: EntityRef, path: str) -> int:
-        found = await self._find(ref, path)
         names = [n for n in [ref.name, *ref.aliases] if n and name_norm(n)]
+        if ref.id is None and not ref.external_ids and ref.name is not None and name_norm(ref.name):
+            norms = [name_norm(n) for n in names]
+            row = await self.tx.fetchrow(RESOLVE_BY_NAMES, norms, ref.kind, norms[0], ref.name, ref.description, names)
+            assert row is not None
+            self.entities_created += int(row["created"])
+            for role in ref.roles:
+                await self.tx.execute(ADD_ROLE, row["id"], role.title, role.start, role.end)
+            return int(row["id"])
+        found = await self._find(ref, path)
         if found is None:
             if ref.name is None or not name_norm(ref.name):
                 raise DocumentError(path, "no entity has these external ids; give a name to create one")
@@ -261,10 +318,10 @@ class _Writer:
             claim.said_at,
             claim.said_at_precision,
             location,
+            speakers,
+            [s.role for s in claim.speakers],
         )
         claim_id = int(new_id if new_id is not None else await self.tx.fetchval(CLAIM_BY_FINGERPRINT, fingerprint))
-        if new_id is not None:
-            await self.tx.execute(ADD_SPEAKERS, claim_id, speakers, [s.role for s in claim.speakers])
         mentions = [await self.entity(m, f"{path}.mentions[{i}]") for i, m in enumerate(claim.mentions)]
         if mentions:
             await self.tx.execute(ADD_MENTIONS, claim_id, mentions)
@@ -284,13 +341,11 @@ class _Writer:
             appearance_created = (
                 await self.tx.fetchval(INSERT_APPEARANCE, claim_id, source_id, app.quote, start, end, cited) is not None
             )
-            if appearance_created:
-                await self.tx.execute(FIRST_REPORTED, claim_id, source_id)
         return ClaimOutcome(claim_id, new_id is not None, appearance_created)
 
 
 async def _write(tx: Traced, doc: SourceDocument) -> WriteResult:
-    await tx.fetchval(LOCK_KEYS, _lock_keys(doc))
+    await tx.fetchval(WRITE_LOCKS, *_lock_keys(doc))
     writer = _Writer(tx)
     source_id, source_created = await writer.source(doc.source, "source", doc.source.text)
     slugs = {t.slug: t.name for t in doc.topics}
@@ -325,6 +380,8 @@ _INVALID = (
     asyncpg.exceptions.NumericValueOutOfRangeError,
     asyncpg.exceptions.CharacterNotInRepertoireError,
     asyncpg.exceptions.UntranslatableCharacterError,
+    # Any other data exception, and values asyncpg cannot encode (a span past int4): the client's.
+    asyncpg.exceptions.DataError,
 )
 
 

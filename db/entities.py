@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from db.claims import ENTITY_BRIEF, Doc, Page, bind_key
 from db.database import Database, Traced
-from db.documents import LOCK_KEYS
+from db.documents import LOCK_KEYS, MERGE_LOCK
 from db.filters import Cursor, Params, cursor_sql
 from db.normalize import claim_fingerprint, name_norm, prefix_tsquery, source_key
 
@@ -187,7 +187,7 @@ async def merge_entity(db: Database, duplicate: int, into: int) -> int:
     """
     async with db.transaction() as tx:
         keys = await tx.fetchval(ENTITY_LOCK_KEYS, [duplicate, into])
-        await tx.fetchval(LOCK_KEYS, keys or [])
+        await tx.fetchval(LOCK_KEYS, [MERGE_LOCK, *(keys or [])])  # MERGE_LOCK first: no writer runs meanwhile
         rows = {r["id"]: r["merged_into"] for r in await tx.fetch(LOCK_ENTITIES, [duplicate, into])}
         if duplicate not in rows:
             raise MergeError(404, "path.entity_id", f"No entity with id {duplicate}.")

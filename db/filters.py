@@ -124,9 +124,14 @@ class Cursor:
 
 
 def cursor_sql(sort: str, key_sql: str, id_sql: str) -> str:
-    """SQL computing `Cursor(sort, key, id).encode()` for each row (PostgreSQL's base64 wraps at 76)."""
+    """SQL computing `Cursor(sort, key, id).encode()` for each row (PostgreSQL's base64 wraps at 76).
+
+    ``replace()`` for the base64url alphabet: ``translate()`` costs about 5 µs a row (100,000
+    cursors: 515 ms against 84 ms), and a 50-claim feed builds 51 of them per request.
+    """
     text = f"'{sort}|' || {key_sql} || '|' || {id_sql}"
-    return f"rtrim(translate(encode(convert_to({text}, 'UTF8'), 'base64'), E'+/\\n', '-_'), '=')"
+    b64 = f"encode(convert_to({text}, 'UTF8'), 'base64')"
+    return f"rtrim(replace(replace(replace({b64}, E'\\n', ''), '+', '-'), '/', '_'), '=')"
 
 
 # A "-" before no word negates nothing, but PostgreSQL still stacks it: 33 in a row (or "-(-(-(…")

@@ -5,12 +5,14 @@ two paths agree element for element.
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from db.database import Database
+from db.database import Database, Record
 from db.filters import ClaimFilter, Cursor, Params, Sort, count_sql, page_sql, tsquery_text
 from db.normalize import name_norm, prefix_tsquery
 
@@ -110,6 +112,11 @@ ENTITIES_BY_IDS = "SELECT id, kind, name, description FROM entity WHERE id = ANY
 SOURCES_BY_IDS = """
 SELECT id, kind, title, url, publisher_id, published_at, language FROM source WHERE id = ANY($1::bigint[])
 """
+APPEARANCES_BY_IDS = """
+SELECT a.id, a.claim_id, a.source_id, a.quote, a.span_start, a.span_end, a.cited_source_id FROM appearance a
+WHERE a.id = ANY($1::bigint[]) AND EXISTS (SELECT 1 FROM claim c WHERE c.id = a.claim_id AND c.deleted_at IS NULL)
+"""
+ROLES_BY_IDS = "SELECT id, title, start_date, end_date FROM entity_role WHERE id = ANY($1::bigint[])"
 TOPICS_BY_IDS = "SELECT id, slug, name FROM topic WHERE id = ANY($1::bigint[])"
 ALL_TOPICS = f"SELECT t.id, t.slug, t.name FROM topic t ORDER BY {ORDER_TOPICS}"
 SPEAKERS_OF = f"""
@@ -155,6 +162,33 @@ WHERE a.source_id = ANY($1::bigint[]) ORDER BY a.source_id, {ORDER_CITES}
 """
 
 
+async def _fetch(db: Database, sql: str, *args: Any) -> list[Record]:
+    """`db.fetch`, run to its end even when the resolver awaiting it is cancelled.
+
+    graphql-core cancels the sibling resolvers of a field whose error nulls their parent; a
+    statement cut off mid-protocol leaves its connection stuck on the server ("active", waiting
+    for the client) with its locks held. Shielded, it finishes and frees its connection.
+    """
+    rows: list[Record] = await _shielded(db.fetch(sql, *args))
+    return rows
+
+
+async def _fetchval(db: Database, sql: str, *args: Any) -> Any:
+    """`db.fetchval`, shielded like `_fetch`."""
+    return await _shielded(db.fetchval(sql, *args))
+
+
+def _shielded(statement: Coroutine[Any, Any, Any]) -> asyncio.Future[Any]:
+    task = asyncio.ensure_future(statement)
+    task.add_done_callback(_seen)  # a failure nobody waits for any more is not worth a warning
+    return asyncio.shield(task)
+
+
+def _seen(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled():
+        task.exception()
+
+
 def _grouped(rows: list[Any], make: Any) -> dict[int, list[Any]]:
     out: dict[int, list[Any]] = defaultdict(list)
     for r in rows:
@@ -164,79 +198,89 @@ def _grouped(rows: list[Any], make: Any) -> dict[int, list[Any]]:
 
 async def claims_by_ids(db: Database, ids: list[int]) -> dict[int, ClaimRow]:
     """Live (not deleted) claims by id."""
-    return {r["id"]: ClaimRow(**dict(r)) for r in await db.fetch(CLAIMS_BY_IDS, ids)}
+    return {r["id"]: ClaimRow(**dict(r)) for r in await _fetch(db, CLAIMS_BY_IDS, ids)}
 
 
 async def entities_by_ids(db: Database, ids: list[int]) -> dict[int, EntityRow]:
     """Entities by id."""
-    return {r["id"]: EntityRow(**dict(r)) for r in await db.fetch(ENTITIES_BY_IDS, ids)}
+    return {r["id"]: EntityRow(**dict(r)) for r in await _fetch(db, ENTITIES_BY_IDS, ids)}
 
 
 async def sources_by_ids(db: Database, ids: list[int]) -> dict[int, SourceRow]:
     """Sources by id."""
-    return {r["id"]: SourceRow(**dict(r)) for r in await db.fetch(SOURCES_BY_IDS, ids)}
+    return {r["id"]: SourceRow(**dict(r)) for r in await _fetch(db, SOURCES_BY_IDS, ids)}
+
+
+async def appearances_by_ids(db: Database, ids: list[int]) -> dict[int, AppearanceRow]:
+    """Appearances by id (of live claims only)."""
+    return {r["id"]: AppearanceRow(**dict(r)) for r in await _fetch(db, APPEARANCES_BY_IDS, ids)}
+
+
+async def roles_by_ids(db: Database, ids: list[int]) -> dict[int, RoleRow]:
+    """Entity roles by id."""
+    return {r["id"]: RoleRow(**dict(r)) for r in await _fetch(db, ROLES_BY_IDS, ids)}
 
 
 async def topics_by_ids(db: Database, ids: list[int]) -> dict[int, TopicRow]:
     """Topics by id."""
-    return {r["id"]: TopicRow(**dict(r)) for r in await db.fetch(TOPICS_BY_IDS, ids)}
+    return {r["id"]: TopicRow(**dict(r)) for r in await _fetch(db, TOPICS_BY_IDS, ids)}
 
 
 async def list_topics(db: Database) -> list[TopicRow]:
     """Every topic, by slug."""
-    return [TopicRow(**dict(r)) for r in await db.fetch(ALL_TOPICS)]
+    return [TopicRow(**dict(r)) for r in await _fetch(db, ALL_TOPICS)]
 
 
 async def speakers_of(db: Database, ids: list[int]) -> dict[int, list[SpeakerRow]]:
     """Each claim's speakers, in order."""
-    return _grouped(await db.fetch(SPEAKERS_OF, ids), lambda r: SpeakerRow(r["entity_id"], r["role"], r["position"]))
+    return _grouped(await _fetch(db, SPEAKERS_OF, ids), lambda r: SpeakerRow(r["entity_id"], r["role"], r["position"]))
 
 
 async def appearances_of(db: Database, ids: list[int]) -> dict[int, list[AppearanceRow]]:
     """Each claim's appearances."""
-    rows = await db.fetch(APPEARANCES_OF, ids)
+    rows = await _fetch(db, APPEARANCES_OF, ids)
     return _grouped(rows, lambda r: AppearanceRow(**{k: v for k, v in dict(r).items() if k != "parent"}))
 
 
 async def mentions_of(db: Database, ids: list[int]) -> dict[int, list[int]]:
     """Entity ids each claim mentions."""
-    return _grouped(await db.fetch(MENTIONS_OF, ids), lambda r: r["entity_id"])
+    return _grouped(await _fetch(db, MENTIONS_OF, ids), lambda r: r["entity_id"])
 
 
 async def topics_of(db: Database, ids: list[int]) -> dict[int, list[TopicRow]]:
     """Each claim's topics."""
-    return _grouped(await db.fetch(TOPICS_OF, ids), lambda r: TopicRow(r["id"], r["slug"], r["name"]))
+    return _grouped(await _fetch(db, TOPICS_OF, ids), lambda r: TopicRow(r["id"], r["slug"], r["name"]))
 
 
 async def related_of(db: Database, ids: list[int]) -> dict[int, list[RelatedRow]]:
     """Each claim's related claims (live ones)."""
-    return _grouped(await db.fetch(RELATED_OF, ids), lambda r: RelatedRow(r["kind"], r["claim_id"]))
+    return _grouped(await _fetch(db, RELATED_OF, ids), lambda r: RelatedRow(r["kind"], r["claim_id"]))
 
 
 async def aliases_of(db: Database, ids: list[int]) -> dict[int, list[str]]:
     """Each entity's aliases."""
-    return _grouped(await db.fetch(ALIASES_OF, ids), lambda r: r["alias"])
+    return _grouped(await _fetch(db, ALIASES_OF, ids), lambda r: r["alias"])
 
 
 async def roles_of(db: Database, ids: list[int]) -> dict[int, list[RoleRow]]:
     """Each entity's roles."""
-    rows = await db.fetch(ROLES_OF, ids)
+    rows = await _fetch(db, ROLES_OF, ids)
     return _grouped(rows, lambda r: RoleRow(r["id"], r["title"], r["start_date"], r["end_date"]))
 
 
 async def external_ids_of(db: Database, ids: list[int]) -> dict[int, list[tuple[str, str]]]:
     """Each entity's external ids as (scheme, value)."""
-    return _grouped(await db.fetch(EXTERNAL_IDS_OF, ids), lambda r: (r["scheme"], r["value"]))
+    return _grouped(await _fetch(db, EXTERNAL_IDS_OF, ids), lambda r: (r["scheme"], r["value"]))
 
 
 async def authors_of(db: Database, ids: list[int]) -> dict[int, list[int]]:
     """Each source's author entity ids."""
-    return _grouped(await db.fetch(AUTHORS_OF, ids), lambda r: r["entity_id"])
+    return _grouped(await _fetch(db, AUTHORS_OF, ids), lambda r: r["entity_id"])
 
 
 async def cites_of(db: Database, ids: list[int]) -> dict[int, list[int]]:
     """Sources each source cites (through its appearances)."""
-    return _grouped(await db.fetch(CITES_OF, ids), lambda r: r["id"])
+    return _grouped(await _fetch(db, CITES_OF, ids), lambda r: r["id"])
 
 
 async def claim_page(
@@ -253,14 +297,14 @@ async def claim_page(
     p = Params()
     bound = (scope[0], p.add(scope[1], "::bigint")) if scope else None
     sql = page_sql(f, p, sort=sort, after=after, limit=limit, backward=backward, scope=bound)
-    return [PageRow(r["id"], r["sort_key"]) for r in await db.fetch(sql, *p.values)]
+    return [PageRow(r["id"], r["sort_key"]) for r in await _fetch(db, sql, *p.values)]
 
 
 async def count_claims(db: Database, f: ClaimFilter, scope: tuple[str, int] | None = None) -> int:
     """How many claims match ``f`` (within ``scope``)."""
     p = Params()
     bound = (scope[0], p.add(scope[1], "::bigint")) if scope else None
-    return int(await db.fetchval(count_sql(f, p, bound), *p.values))
+    return int(await _fetchval(db, count_sql(f, p, bound), *p.values))
 
 
 def entity_page_sql(p: Params, *, search: str | None, kind: str | None, after: Cursor | None, limit: int) -> str:
@@ -338,11 +382,11 @@ SELECT * FROM (
 
 async def page_ids(db: Database, sql: str, p: Params) -> list[PageRow]:
     """Run a ``(id, sort_key)`` page statement."""
-    return [PageRow(r["id"], r["sort_key"]) for r in await db.fetch(sql, *p.values)]
+    return [PageRow(r["id"], r["sort_key"]) for r in await _fetch(db, sql, *p.values)]
 
 
 async def search_hits(db: Database, query: str, first: int) -> list[tuple[str, int]]:
     """(type, id) of claims and entities matching ``query``, best first."""
     p = Params()
     sql = search_sql(p, query, first)
-    return [(r["type"], r["id"]) for r in await db.fetch(sql, *p.values)]
+    return [(r["type"], r["id"]) for r in await _fetch(db, sql, *p.values)]

@@ -4,6 +4,7 @@ and websockets speak graphql-transport-ws for subscriptions.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import orjson
@@ -34,10 +35,29 @@ def build(settings: Settings) -> tuple[Any, Executor]:
         original = getattr(error, "original_error", None)
         return original is not None and not isinstance(original, GraphQLError)
 
+    class LabelErrors(MaskErrors):
+        """Masks internal errors and gives every error the code clients branch on (Apollo's names):
+        ``INTERNAL_SERVER_ERROR`` for a masked one, ``BAD_USER_INPUT`` for an argument a resolver
+        refused; codes already set (``FORBIDDEN``…) stay."""
+
+        def anonymise_error(self, error: Any) -> Any:
+            masked = super().anonymise_error(error)
+            masked.extensions = {"code": "INTERNAL_SERVER_ERROR"}
+            return masked
+
+        def _process_errors(self, errors: list[Any]) -> list[Any]:
+            from graphql import GraphQLError
+
+            processed = super()._process_errors(errors)
+            for error in processed:
+                if isinstance(error.original_error, GraphQLError) and not (error.extensions or {}).get("code"):
+                    error.extensions = {**(error.extensions or {}), "code": "BAD_USER_INPUT"}
+            return processed
+
     extensions: list[Any] = [
         lambda: ParserCache(maxsize=1000),
         lambda: ValidationCache(maxsize=1000),
-        lambda: MaskErrors(should_mask_error=should_mask, error_message="Internal error."),
+        lambda: LabelErrors(should_mask_error=should_mask, error_message="Internal error."),
     ]
     if not settings.graphql_introspection:
         from strawberry.extensions import DisableIntrospection
@@ -47,7 +67,7 @@ def build(settings: Settings) -> tuple[Any, Executor]:
     return schema, Executor(schema, settings)
 
 
-async def context_for(request: Request, caller: Any = None) -> Context:
+def context_for(request: Request, caller: Any = None) -> Context:
     """The per-request context: database, caller, fresh DataLoaders."""
     return Context(db=request.app.state.db, caller=caller, settings=request.app.state.settings, request=request)
 
@@ -94,7 +114,7 @@ def install(app: FastAPI, settings: Settings) -> None:
             caller = await require("read")(request)
         except Problem as exc:  # a bad key, or no key where reads need one: the same 401/403 as REST
             return problem_response(exc.status, exc.detail, kind=exc.kind, headers=exc.headers)
-        context = await context_for(request, caller)
+        context = functools.partial(context_for, request, caller)  # made only if resolvers run
         payload, status = await executor.run(request.app.state.db, body, context, allow_mutations)
         return Response(payload, status_code=status, media_type=JSON)
 

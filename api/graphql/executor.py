@@ -35,7 +35,7 @@ from graphql.validation import NoSchemaIntrospectionCustomRule
 from api.graphql.plan import Planner, directive_variables
 from api.settings import Settings
 from db.compile import NotCompilable, compile_query
-from db.database import Database
+from db.database import Database, DatabaseUnavailable
 
 log = logging.getLogger("claims.graphql")
 
@@ -148,13 +148,16 @@ class Executor:
             return _errors([_error("`variables` must be an object", "BAD_REQUEST")]), 400
         if operation_name is not None and not isinstance(operation_name, str):
             return _errors([_error("`operationName` must be a string", "BAD_REQUEST")]), 400
-        key = (query, operation_name, orjson.dumps(variables, option=orjson.OPT_SORT_KEYS))
+        try:
+            key = (query, operation_name, orjson.dumps(variables, option=orjson.OPT_SORT_KEYS))
+        except orjson.JSONEncodeError:  # nested past orjson's 254 levels: no input here is that deep
+            return _errors([_error("`variables` are nested too deeply", "BAD_REQUEST")]), 400
         plan = self.plans.get_or(key)
         if plan:  # seen before with these very variables: validated, within limits, compiled
-            return await self.compiled(db, plan), 200
+            return await self.answer(db, plan, body, context), 200
         prepared = self.prepare(query)
         if prepared.document is None:
-            parse_failed = prepared.errors[0].extensions.get("code") == "GRAPHQL_PARSE_FAILED"
+            parse_failed = (prepared.errors[0].extensions or {}).get("code") == "GRAPHQL_PARSE_FAILED"
             return _errors(prepared.errors), 400 if parse_failed else 200
         operation = _operation(prepared.document, operation_name)
         if operation is None:
@@ -175,8 +178,8 @@ class Executor:
         if operation.operation == OperationType.QUERY and plan is None:
             plan = self.compile(prepared, operation, operation_name, query, coerced)
             self.plans.put(key, plan)
-            if plan:
-                return await self.compiled(db, plan), 200
+            if isinstance(plan, tuple):
+                return await self.answer(db, plan, body, context), 200
         return await self.ordinary(query, variables, operation_name, context), 200
 
     def compile(
@@ -205,14 +208,32 @@ class Executor:
             log.debug("not compiled: %s", exc)
             return False
 
+    async def answer(self, db: Database, plan: tuple[str, list[Any]], body: dict[str, Any], context: Any) -> bytes:
+        """The compiled answer. Should PostgreSQL refuse the statement (a value it cannot take, or a
+        compiler bug), the ordinary path answers instead: the same masked errors, never a 500."""
+        try:
+            return await self.compiled(db, plan)
+        except DatabaseUnavailable:
+            raise
+        except Exception:
+            log.exception("compiled statement failed; answering the ordinary way")
+            return await self.ordinary(body["query"], body.get("variables") or {}, body.get("operationName"), context)
+
     async def compiled(self, db: Database, plan: tuple[str, list[Any]]) -> bytes:
         """Run a compiled statement: PostgreSQL returns the whole response document."""
         sql, params = plan
+        if _has_nul(params):  # PostgreSQL text cannot hold NUL: it would refuse the statement
+            return _errors([_error("text arguments must not contain NUL characters", "BAD_USER_INPUT")])
         text: str = await db.fetchval(sql, *params)
         return text.encode()
 
     async def ordinary(self, query: str, variables: dict[str, Any], operation_name: str | None, context: Any) -> bytes:
-        """Strawberry's own resolution (mutations, and what the compiler does not handle)."""
+        """Strawberry's own resolution (mutations, and what the compiler does not handle).
+
+        ``context`` may be a function making it: compiled answers never need one (nor its loaders).
+        """
+        if callable(context):
+            context = context()
         result = await self.schema.execute(
             query, variable_values=variables, context_value=context, operation_name=operation_name
         )
@@ -221,6 +242,14 @@ class Executor:
             out["errors"] = [e.formatted for e in result.errors]
         out["data"] = result.data
         return orjson.dumps(out, default=str)
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, list | tuple):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 def _errors(errors: list[GraphQLError]) -> bytes:

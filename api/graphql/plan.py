@@ -34,7 +34,7 @@ from graphql.language import Visitor as Visitor_
 
 from db.compile import NotCompilable, Sel, Window
 from schema.graphql.scalars import from_global_id
-from schema.graphql.types import MAX_PAGE, ClaimFilterInput, claim_filter, page_window
+from schema.graphql.types import MAX_PAGE, ClaimFilterInput, check_text, claim_filter, page_window
 
 _SNAKE = {
     "reportedBy": "reported_by",
@@ -59,6 +59,7 @@ class Skel:
     detail: FieldDetails | None
     fields: list[Skel] = field(default_factory=list)
     by_type: dict[str, list[Skel]] = field(default_factory=dict)
+    fixed: Sel | None = None  # the plan of a subtree without arguments: the same for every request
 
 
 def directive_variables(document: DocumentNode) -> frozenset[str]:
@@ -68,7 +69,7 @@ def directive_variables(document: DocumentNode) -> frozenset[str]:
     class Visitor(Visitor_):
         def enter_directive(self, node: DirectiveNode, *_: Any) -> None:
             if node.name.value in ("skip", "include"):
-                names.update(a.value.name.value for a in node.arguments if isinstance(a.value, VariableNode))
+                names.update(a.value.name.value for a in node.arguments or () if isinstance(a.value, VariableNode))
 
     visit(document, Visitor())
     return frozenset(names)
@@ -109,9 +110,9 @@ class Planner:
         out = Skel(key, name, parent.name, field_def, details[0])
         named = get_named_type(field_def.type)
         if is_object_type(named):
-            out.fields = self.children(named, details)  # type: ignore[arg-type]
+            out.fields = self.children(named, details)
         elif is_abstract_type(named):
-            for possible in self.schema.get_possible_types(named):  # type: ignore[arg-type]
+            for possible in self.schema.get_possible_types(named):
                 out.by_type[possible.name] = self.children(possible, details)
         return out
 
@@ -126,16 +127,24 @@ class Planner:
         return [self.sel(k) for k in skels]
 
     def sel(self, k: Skel) -> Sel:
+        """The plan of one field; subtrees without arguments are planned once and shared (the
+        compiler only reads plans), so a cached skeleton costs one `interpret` per argued field."""
+        if k.fixed is not None:
+            return k.fixed
         if k.field_def is None or k.detail is None:
-            return Sel(k.key, k.name)
+            k.fixed = Sel(k.key, k.name)
+            return k.fixed
         args = self.interpret(k.parent, k.name, k.field_def, k.detail) if k.field_def.args else {}
-        return Sel(
+        out = Sel(
             k.key,
             k.name,
             args,
             [self.sel(c) for c in k.fields],
             {t: [self.sel(c) for c in cs] for t, cs in k.by_type.items()},
         )
+        if not k.field_def.args and all(c.fixed is not None for c in _children(k)):
+            k.fixed = out
+        return out
 
     def root(self) -> list[Sel]:
         """Skeleton and arguments in one go."""
@@ -172,8 +181,8 @@ class Planner:
                 return {"ids": [from_global_id(i) for i in raw["ids"]]}
             case "entities":
                 search = raw.get("search")
-                if search is not None and len(search) > 200:
-                    raise GraphQLError("search: at most 200 characters")
+                if search is not None:
+                    check_text("search", search, 200)
                 sort = "entities-rank" if search is not None else "entities"
                 kind = raw.get("kind")
                 return {
@@ -192,8 +201,7 @@ class Planner:
             case "search":
                 if not 0 <= raw["first"] <= MAX_PAGE:
                     raise GraphQLError(f"first must be between 0 and {MAX_PAGE}")
-                if len(raw["query"]) > 500:
-                    raise GraphQLError("query: at most 500 characters")
+                check_text("query", raw["query"], 500)
                 return {"query": raw["query"], "first": raw["first"]}
         return {}
 
@@ -203,6 +211,10 @@ class Planner:
             raw.get("first"), raw.get("after"), raw.get("last"), raw.get("before"), sort
         )
         return Window(size, cursor, backward)
+
+
+def _children(k: Skel) -> list[Skel]:
+    return [*k.fields, *(c for cs in k.by_type.values() for c in cs)]
 
 
 def unwrap(type_: Any) -> Any:

@@ -209,7 +209,7 @@ def _ids(description: str, example: int) -> Any:
     return Query(description=description, examples=[[example]], max_length=50)
 
 
-def claim_query(
+async def claim_query(
     speaker: Annotated[list[Id] | None, _ids("Said by this entity id; repeat for any of several.", 3)] = None,
     mentions: Annotated[list[Id] | None, _ids("Mentions this entity id; repeat for any of several.", 5)] = None,
     topic: Annotated[

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -15,6 +16,26 @@ K = TypeVar("K")
 V = TypeVar("V")
 
 
+class SharedLoader(DataLoader[K, V]):
+    """A DataLoader whose cached futures survive a cancelled waiter.
+
+    graphql-core cancels the sibling resolvers of a field whose error nulls their parent; a task
+    cancelled while awaiting a future cancels that future too. The future is the loader's cached
+    one, shared with resolvers elsewhere in the response, which would then raise CancelledError
+    and fail the whole request. Each caller awaits its own shield instead.
+    """
+
+    def load(self, key: K) -> Awaitable[V]:
+        shared = asyncio.ensure_future(super().load(key))
+        shared.add_done_callback(_seen)  # a failure nobody waits for any more is not worth a warning
+        return asyncio.shield(shared)
+
+
+def _seen(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
 def _loader(
     db: Database, batch: Callable[[Database, list[int]], Awaitable[dict[int, V]]], default: Any = None
 ) -> DataLoader[int, Any]:
@@ -22,7 +43,7 @@ def _loader(
         found = await batch(db, list(keys))
         return [found.get(k, default() if callable(default) else default) for k in keys]
 
-    return DataLoader(load_fn=load)
+    return SharedLoader(load_fn=load)
 
 
 @dataclass
@@ -43,6 +64,9 @@ class Loaders:
     external_ids: DataLoader[int, Any] = field(init=False)
     authors: DataLoader[int, Any] = field(init=False)
     cites: DataLoader[int, Any] = field(init=False)
+    topic_by_id: DataLoader[int, Any] = field(init=False)
+    appearance_by_id: DataLoader[int, Any] = field(init=False)
+    role_by_id: DataLoader[int, Any] = field(init=False)
 
     def __post_init__(self) -> None:
         db = self.db
@@ -59,6 +83,9 @@ class Loaders:
         self.external_ids = _loader(db, graph.external_ids_of, list)
         self.authors = _loader(db, graph.authors_of, list)
         self.cites = _loader(db, graph.cites_of, list)
+        self.topic_by_id = _loader(db, graph.topics_by_ids)
+        self.appearance_by_id = _loader(db, graph.appearances_by_ids)
+        self.role_by_id = _loader(db, graph.roles_by_ids)
 
 
 @dataclass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 
 import strawberry
@@ -24,13 +25,21 @@ from schema.graphql.types import (
     SearchResult,
     Source,
     Topic,
+    check_text,
     claim_connection,
     claim_filter,
     node_of,
     page_window,
 )
 
-LOADER_OF = {"Claim": "claims", "Entity": "entities", "Source": "sources"}
+LOADER_OF = {
+    "Claim": "claims",
+    "Entity": "entities",
+    "Source": "sources",
+    "Topic": "topic_by_id",
+    "Appearance": "appearance_by_id",
+    "EntityRole": "role_by_id",
+}
 
 
 @strawberry.type
@@ -68,12 +77,7 @@ def _page_info(edges: list[EntityEdge] | list[SourceEdge], more: bool, after: ob
 
 async def _node(info: Info, value: str) -> Node | None:
     type_name, row_id = from_global_id(value)
-    if type_name == "Topic":
-        rows = await graph.topics_by_ids(info.context.db, [row_id])
-        return Topic.of(rows[row_id]) if row_id in rows else None
-    loader = LOADER_OF.get(type_name)
-    if loader is None:
-        return None
+    loader = LOADER_OF[type_name]
     node: Node | None = node_of(type_name, await getattr(info.context.loaders, loader).load(row_id))
     return node
 
@@ -88,7 +92,7 @@ class Query:
     async def nodes(self, info: Info, ids: list[strawberry.ID]) -> list[Node | None]:
         if len(ids) > MAX_PAGE:
             raise GraphQLError(f"ids: at most {MAX_PAGE}")
-        return [await _node(info, i) for i in ids]
+        return list(await asyncio.gather(*(_node(info, i) for i in ids)))  # one batch per type
 
     @strawberry.field(description="Claims, filtered, newest said first by default; keyset-paginated.")
     async def claims(
@@ -122,8 +126,8 @@ class Query:
         first: int | None = None,
         after: str | None = None,
     ) -> EntityConnection:
-        if search is not None and len(search) > 200:
-            raise GraphQLError("search: at most 200 characters")
+        if search is not None:
+            check_text("search", search, 200)
         sort = "entities-rank" if search is not None else "entities"
         size, cursor, _ = page_window(first, after, None, None, sort)
         p = Params()
@@ -184,8 +188,7 @@ class Query:
     async def search(self, info: Info, query: str, first: int = 10) -> list[SearchResult]:
         if not 0 <= first <= MAX_PAGE:
             raise GraphQLError(f"first must be between 0 and {MAX_PAGE}")
-        if len(query) > 500:
-            raise GraphQLError("query: at most 500 characters")
+        check_text("query", query, 500)
         hits = await graph.search_hits(info.context.db, query, first)
         out: list[Claim | Entity] = []
         for type_name, row_id in hits:

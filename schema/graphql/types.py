@@ -5,6 +5,7 @@ hold both paths to the same answers.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from enum import Enum
 from typing import Annotated, Any
@@ -18,6 +19,7 @@ from schema.graphql.context import Context
 from schema.graphql.scalars import DateTime, from_global_id, to_global_id
 
 MAX_PAGE = 100
+REAL_MAX = 3.4e38  # ranks are PostgreSQL `real`s
 DEFAULT_PAGE = 20
 
 Info = strawberry.Info[Context, None]
@@ -102,6 +104,16 @@ class ClaimFilterInput:
     search: str | None = strawberry.field(default=None, description="Full-text search over the content")
 
 
+def check_text(name: str, value: str, limit: int) -> str:
+    """A text argument as given, or a GraphQLError naming it (too long, or holding NUL, which
+    PostgreSQL text cannot)."""
+    if len(value) > limit:
+        raise GraphQLError(f"{name}: at most {limit} characters")
+    if "\x00" in value:
+        raise GraphQLError(f"{name}: must not contain NUL characters")
+    return value
+
+
 def claim_filter(value: ClaimFilterInput | None) -> ClaimFilter:
     """The GraphQL filter as the db layer's `ClaimFilter`; bad ids raise a GraphQLError naming the field."""
     if value is None:
@@ -111,10 +123,10 @@ def claim_filter(value: ClaimFilterInput | None) -> ClaimFilter:
         return tuple(from_global_id(v, type_name, f"filter.{name}")[1] for v in values or [])
 
     for name, items in [("topics", value.topics), ("language", value.language)]:
-        if items and any(len(i) > 100 for i in items):
-            raise GraphQLError(f"filter.{name}: values are at most 100 characters")
-    if value.search is not None and len(value.search) > 500:
-        raise GraphQLError("filter.search: at most 500 characters")
+        for item in items or ():
+            check_text(f"filter.{name}", item, 100)
+    if value.search is not None:
+        check_text("filter.search", value.search, 500)
     return ClaimFilter(
         speakers=ids(value.speakers, "Entity", "speakers"),
         mentions=ids(value.mentions, "Entity", "mentions"),
@@ -143,7 +155,8 @@ def page_window(
         if size is not None and not 0 <= size <= MAX_PAGE:
             raise GraphQLError(f"{name} must be between 0 and {MAX_PAGE}")
     backward = last is not None or (before is not None and first is None)
-    size = (last if backward else first) if (last if backward else first) is not None else DEFAULT_PAGE
+    chosen = last if backward else first
+    size = chosen if chosen is not None else DEFAULT_PAGE
     raw = before if backward else after
     if backward and after is not None:
         raise GraphQLError("after cannot be combined with last")
@@ -151,9 +164,11 @@ def page_window(
         raise GraphQLError("before cannot be combined with first")
     try:
         cursor = Cursor.decode(raw, sort) if raw is not None else None
+        if cursor is not None and sort in ("relevance", "entities-rank") and not abs(float(cursor.key)) <= REAL_MAX:
+            raise CursorError("the cursor is not one this API issued")  # a rank PostgreSQL's real cannot hold
     except CursorError as exc:
         raise GraphQLError(f"{'before' if backward else 'after'}: {exc}") from exc
-    return int(size), cursor, backward
+    return size, cursor, backward
 
 
 @strawberry.interface(description="An object with a global id (Relay).")
@@ -198,7 +213,7 @@ async def claim_connection(
     scope: tuple[str, int] | None = None,
 ) -> ClaimConnection:
     """A Relay connection over one keyset page."""
-    sort: Sort = order.value  # type: ignore[assignment]
+    sort: Sort = order.value
     if sort == "relevance" and not f.q:
         raise GraphQLError("orderBy: RELEVANCE needs filter.search")
     size, cursor, backward = page_window(first, after, last, before, sort)
@@ -242,6 +257,12 @@ class EntityRole(Node):
     start_date: date | None
     end_date: date | None
 
+    @classmethod
+    def of(cls, row: graph.RoleRow) -> EntityRole:
+        return cls(
+            id=to_global_id("EntityRole", row.id), title=row.title, start_date=row.start_date, end_date=row.end_date
+        )
+
 
 @strawberry.type(description="A speaker of a claim, in a role.")
 class ClaimSpeaker:
@@ -259,6 +280,12 @@ class Appearance(Node):
     quote: str = strawberry.field(description="The exact text as printed")
     span: Span | None = strawberry.field(description="[start, end) character offsets in the source's text")
     _row: strawberry.Private[graph.AppearanceRow]
+
+    @classmethod
+    def of(cls, row: graph.AppearanceRow) -> Appearance:
+        start, end = row.span_start, row.span_end
+        span = Span(start=start, end=end) if start is not None and end is not None else None
+        return cls(id=to_global_id("Appearance", row.id), quote=row.quote, span=span, _row=row)
 
     @strawberry.field
     async def source(self, info: Info) -> Source:
@@ -337,16 +364,7 @@ class Claim(Node):
 
     @strawberry.field
     async def appearances(self, info: Info) -> list[Appearance]:
-        rows = await info.context.loaders.appearances.load(self._row.id)
-        return [
-            Appearance(
-                id=to_global_id("Appearance", r.id),
-                quote=r.quote,
-                span=Span(start=r.span_start, end=r.span_end) if r.span_start is not None else None,
-                _row=r,
-            )
-            for r in rows
-        ]
+        return [Appearance.of(r) for r in await info.context.loaders.appearances.load(self._row.id)]
 
     @strawberry.field(description="Where it was said.")
     async def location(self, info: Info) -> Entity | None:
@@ -398,15 +416,7 @@ class Entity(Node):
 
     @strawberry.field
     async def roles(self, info: Info) -> list[EntityRole]:
-        return [
-            EntityRole(
-                id=to_global_id("EntityRole", r.id),
-                title=r.title,
-                start_date=r.start_date,
-                end_date=r.end_date,
-            )
-            for r in await info.context.loaders.roles.load(self._row_id)
-        ]
+        return [EntityRole.of(r) for r in await info.context.loaders.roles.load(self._row_id)]
 
     @strawberry.field(description="Claims this entity made.")
     async def claims(
@@ -504,4 +514,12 @@ def node_of(type_name: str, row: Any) -> Any:
     """A Node object for a row of ``type_name``."""
     if row is None:
         return None
-    return {"Claim": Claim.of, "Entity": Entity.of, "Source": Source.of, "Topic": Topic.of}[type_name](row)
+    makers: dict[str, Callable[[Any], Any]] = {
+        "Claim": Claim.of,
+        "Entity": Entity.of,
+        "Source": Source.of,
+        "Topic": Topic.of,
+        "Appearance": Appearance.of,
+        "EntityRole": EntityRole.of,
+    }
+    return makers[type_name](row)

@@ -1,0 +1,19 @@
+"""`claims load`: stream NDJSON, ClaimsKG and Quotebank files into the store, one document at a time.
+
+Every input record becomes one or more `SourceDocument`s written with
+`db.documents.write_source_document` (one transaction each, idempotent). A record that cannot be
+read, validated or written is counted and reported with its line and the offending field; the rest
+go on. Memory stays bounded whatever the file size: records are read as they are written, with at
+most a few in flight.
+
+>>> from pathlib import Path
+>>> detect_format(Path("claims.ndjson"))
+'ndjson'
+"""
+
+from __future__ import annotations
+
+from api.importers.loader import FORMATS, LoadReport, detect_format, load_files
+from api.importers.records import Failure
+
+__all__ = ["FORMATS", "Failure", "LoadReport", "detect_format", "load_files"]

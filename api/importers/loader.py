@@ -1,0 +1,183 @@
+"""Reading files of any supported format and writing their documents, with a report and a progress bar."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from tqdm import tqdm
+
+from api.importers.claimskg import HEADER as CLAIMSKG_HEADER
+from api.importers.claimskg import read_claimskg
+from api.importers.ndjson import read_ndjson
+from api.importers.quotebank import HEADER as QUOTEBANK_HEADER
+from api.importers.quotebank import read_quotebank
+from api.importers.records import Failure, Parsed, Progress
+from db.database import Database, DatabaseUnavailable, StatementTimeout
+from db.documents import DocumentError, WriteResult, write_source_document
+
+Reader = Callable[..., Iterator[Parsed]]
+FORMATS: dict[str, Reader] = {"ndjson": read_ndjson, "claimskg": read_claimskg, "quotebank": read_quotebank}
+# Failures kept in full (all are counted): enough to fix a file, bounded for a file of bad lines.
+KEPT_FAILURES = 1000
+SHOWN_FAILURES = 20
+WORKERS = 4
+
+
+@dataclass
+class LoadReport:
+    """What a load did: records read, written and failed, and what the documents added."""
+
+    files: list[str] = field(default_factory=list)
+    records: int = 0
+    written: int = 0
+    failed: int = 0
+    documents: int = 0
+    unchanged: int = 0
+    sources_created: int = 0
+    claims_created: int = 0
+    appearances_created: int = 0
+    entities_created: int = 0
+    failures: list[Failure] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def add(self, result: WriteResult) -> None:
+        """Count one written document."""
+        self.documents += 1
+        self.unchanged += not result.changed
+        self.sources_created += result.source_created
+        self.claims_created += sum(c.created for c in result.claims)
+        self.appearances_created += sum(c.appearance_created for c in result.claims)
+        self.entities_created += result.entities_created
+
+    def record(self, parsed: Parsed, failures: list[Failure]) -> None:
+        """Count one record, failed when any of its documents was not written."""
+        self.records += 1
+        if failures:
+            self.failed += 1
+            self.failures.extend(failures[: max(0, KEPT_FAILURES - len(self.failures))])
+        else:
+            self.written += 1
+
+    def summary(self) -> dict[str, Any]:
+        """The report as JSON-able data, with the first failures spelled out."""
+        shown = [
+            {"file": f.file, "line": f.line, "field": f.field, "reason": f.reason}
+            for f in self.failures[:SHOWN_FAILURES]
+        ]
+        counts = {k: v for k, v in vars(self).items() if k not in ("failures", "files", "seconds")}
+        return {"files": self.files, **counts, "seconds": round(self.seconds, 2), "failures": shown}
+
+
+def detect_format(path: Path) -> str:
+    """The format of a file by its name, and for ``.csv`` by its header line.
+
+    ``x.ndjson``/``x.jsonl`` → ndjson, ``x.csv.bz2`` → quotebank, ``x.csv`` → claimskg or quotebank.
+    """
+    name = path.name.lower()
+    if name.endswith((".ndjson", ".jsonl")):
+        return "ndjson"
+    if name.endswith(".csv.bz2"):
+        return "quotebank"
+    if name.endswith(".csv"):
+        with path.open(encoding="utf-8", errors="replace", newline="") as f:
+            header = {h.strip().strip('"') for h in f.readline(1 << 16).split(",")}
+        if header >= QUOTEBANK_HEADER:
+            return "quotebank"
+        if header >= CLAIMSKG_HEADER:
+            return "claimskg"
+    raise ValueError(f"{path.name}: cannot tell its format; give --format ndjson, claimskg or quotebank")
+
+
+async def write_record(db: Database, name: str, parsed: Parsed, report: LoadReport) -> None:
+    """Write a record's documents in order (each its own transaction) and count the outcome."""
+    failures = list(parsed.failures)
+    for doc in parsed.documents:
+        try:
+            report.add(await write_source_document(db, doc))
+        except DocumentError as exc:
+            failures.append(Failure(name, parsed.line, exc.field, exc.message))
+        except StatementTimeout:
+            failures.append(Failure(name, parsed.line, "", "the write timed out"))
+        except DatabaseUnavailable:
+            raise  # the database is gone: every further record would fail the same way
+        except asyncpg.PostgresError as exc:  # refused in a way the writer does not translate
+            failures.append(Failure(name, parsed.line, "", f"rejected by the database: {exc}"))
+    report.record(parsed, failures)
+
+
+async def _write_all(db: Database, name: str, records: Iterator[Parsed], report: LoadReport, workers: int) -> None:
+    """Write the records with a few writers at once; the queue bounds how many are held in memory."""
+    queue: asyncio.Queue[Parsed | None] = asyncio.Queue(maxsize=workers * 4)
+
+    async def writer() -> None:
+        while (parsed := await queue.get()) is not None:
+            await write_record(db, name, parsed, report)
+
+    tasks = [asyncio.create_task(writer()) for _ in range(workers)]
+    try:
+        for parsed in records:
+            if not await _put(queue, parsed, tasks):
+                break
+        for _ in tasks:
+            if not await _put(queue, None, tasks):
+                break
+        await asyncio.gather(*tasks)  # raises what killed a writer (the database went away)
+    finally:
+        for t in tasks:
+            t.cancel()
+        close = getattr(records, "close", None)
+        if close is not None:
+            close()  # the reader's file, now rather than when it is collected
+
+
+async def _put(queue: asyncio.Queue[Parsed | None], item: Parsed | None, tasks: list[asyncio.Task[None]]) -> bool:
+    """Queue ``item`` once there is room; False (item dropped) when a writer has died meanwhile."""
+    while not any(t.done() and not t.cancelled() and t.exception() is not None for t in tasks):
+        try:
+            queue.put_nowait(item)
+            return True
+        except asyncio.QueueFull:
+            await asyncio.sleep(0.005)
+    return False
+
+
+def _counter(bar: tqdm[Any]) -> Progress:
+    def count(n: int) -> None:
+        bar.update(n)
+
+    return count
+
+
+async def load_files(
+    db: Database,
+    files: Sequence[Path],
+    fmt: str = "auto",
+    *,
+    progress: bool = False,
+    limit: int | None = None,
+    workers: int = WORKERS,
+) -> LoadReport:
+    """Load every file (``fmt`` one of `FORMATS` or ``auto``); at most ``limit`` records per file.
+
+    Raises ValueError for a format that cannot be told, before anything is written.
+    """
+    formats = [detect_format(f) if fmt == "auto" else fmt for f in files]
+    unknown = sorted(set(formats) - set(FORMATS))
+    if unknown:
+        raise ValueError(f"unknown format: {', '.join(unknown)}")
+    report = LoadReport(files=[str(f) for f in files])
+    started = time.monotonic()
+    total = sum(f.stat().st_size for f in files)
+    with tqdm(total=total, unit="B", unit_scale=True, disable=not progress, desc="load") as bar:
+        for path, name in zip(files, formats, strict=True):
+            bar.set_postfix_str(path.name)
+            records = FORMATS[name](path, limit=limit, progress=_counter(bar))
+            await _write_all(db, path.name, records, report, workers)
+    report.seconds = time.monotonic() - started
+    return report

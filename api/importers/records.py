@@ -1,0 +1,123 @@
+"""What every reader yields: an input record's source documents, or why it has none."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from api.errors import field_path
+from schema.documents import SourceDocument
+
+Progress = Callable[[int], None]
+# A CSV field larger than this is a broken record, not a quotation.
+CSV_FIELD_LIMIT = 1_000_000
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A record that was not (fully) written: where, which field, and why."""
+
+    file: str
+    line: int
+    field: str
+    reason: str
+
+
+@dataclass
+class Parsed:
+    """One input record (starting at ``line``): its documents, and the failures found so far."""
+
+    line: int
+    documents: list[SourceDocument] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+
+
+class CountingReader(io.RawIOBase):
+    """A binary file that reports how many bytes it has read, for a progress bar."""
+
+    def __init__(self, raw: io.BufferedReader, progress: Progress | None) -> None:
+        self.raw = raw
+        self.progress = progress
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        n = self.raw.readinto(buffer)
+        if self.progress is not None and n:
+            self.progress(n)
+        return n or 0
+
+    def close(self) -> None:
+        self.raw.close()
+        super().close()
+
+
+def open_binary(path: Path, progress: Progress | None) -> io.BufferedReader:
+    """``path`` opened for reading bytes, reporting progress in bytes of the file on disk."""
+    return io.BufferedReader(CountingReader(path.open("rb"), progress), buffer_size=1 << 16)
+
+
+def csv_rows(text: io.TextIOBase, name: str) -> Iterator[tuple[int, dict[str, str] | Failure]]:
+    """``(line, row)`` for each record of a CSV with a header; a record csv cannot read is a Failure.
+
+    Lines are physical line numbers where the record starts (the header is line 1), so a quotation
+    spanning lines does not shift the numbers of the records after it. ``text`` should decode with
+    ``errors="replace"``: a record with bytes that are not UTF-8 is then a Failure, not a crash; a
+    truncated or corrupt (compressed) file ends with a Failure at the line it stopped on.
+    """
+    csv.field_size_limit(CSV_FIELD_LIMIT)
+    reader = csv.reader(text)
+    try:
+        header = next(reader)
+    except StopIteration:
+        return
+    except (csv.Error, OSError, EOFError) as exc:
+        yield 1, Failure(name, 1, "", f"no readable header: {exc}")
+        return
+    while True:
+        line = reader.line_num + 1
+        try:
+            values = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield line, Failure(name, line, "", f"unreadable CSV record: {exc}")
+            continue
+        except (OSError, EOFError) as exc:
+            yield line, Failure(name, line, "", f"the file ends here, unreadable: {exc}")
+            return
+        if not values:
+            continue
+        if len(values) != len(header):
+            yield line, Failure(name, line, "", f"{len(values)} fields where the header has {len(header)}")
+            continue
+        row = dict(zip(header, values, strict=True))
+        garbled = next((k for k, v in row.items() if "\ufffd" in v), None)
+        yield line, row if garbled is None else Failure(name, line, garbled, "is not valid UTF-8")
+
+
+def invalid(name: str, line: int, exc: ValidationError, columns: Callable[[str], str]) -> list[Failure]:
+    """A pydantic error as failures naming the input column (``columns`` maps document paths to them)."""
+    out = []
+    for err in exc.errors():
+        path = field_path([p for p in err.get("loc", ()) if not str(p).startswith("function-")])
+        message = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+        out.append(Failure(name, line, columns(path), message))
+    return out
+
+
+def validate(
+    name: str, line: int, raw: dict[str, Any], columns: Callable[[str], str]
+) -> SourceDocument | list[Failure]:
+    """``raw`` as a validated document, or the failures naming the offending input columns."""
+    try:
+        return SourceDocument.model_validate(raw)
+    except ValidationError as exc:
+        return invalid(name, line, exc, columns)
