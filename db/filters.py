@@ -270,3 +270,20 @@ def count_sql(f: ClaimFilter, p: Params, scope: tuple[str, str] | None = None) -
     table, column, _ = SCOPES[scope[0]]
     conds.insert(0, f"l.{column} = {scope[1]}")
     return f"SELECT count(*) FROM {table} l JOIN claim c ON c.id = l.claim_id WHERE {' AND '.join(conds)}"
+
+
+SOURCE_KEY = "coalesce(s.published_at, '-infinity'::timestamptz)"
+
+
+def source_conditions(
+    p: Params, publisher: int | None, published_after: datetime | None, published_before: datetime | None
+) -> list[str]:
+    """Conditions on ``source s`` for the source lists (REST ``/v1/sources``, GraphQL ``sources``)."""
+    conds = ["TRUE"]
+    if publisher is not None:
+        conds.append(f"s.publisher_id = {p.add(publisher, '::bigint')}")
+    if published_after is not None:
+        conds.append(f"s.published_at >= {p.add(published_after, '::timestamptz')}")
+    if published_before is not None:
+        conds.append(f"s.published_at < {p.add(published_before, '::timestamptz')}")
+    return conds

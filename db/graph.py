@@ -13,7 +13,17 @@ from datetime import date, datetime
 from typing import Any
 
 from db.database import Database, Record
-from db.filters import ClaimFilter, Cursor, Params, Sort, count_sql, page_sql, tsquery_text
+from db.filters import (
+    SOURCE_KEY,
+    ClaimFilter,
+    Cursor,
+    Params,
+    Sort,
+    count_sql,
+    page_sql,
+    source_conditions,
+    tsquery_text,
+)
 from db.normalize import name_norm, prefix_tsquery
 
 ORDER_SPEAKERS = "cs.position, cs.entity_id"
@@ -347,14 +357,8 @@ def source_page_sql(
     limit: int,
 ) -> str:
     """Rows ``(id, sort_key)`` of sources, newest first (undated last)."""
-    conds = ["TRUE"]
-    if publisher is not None:
-        conds.append(f"s.publisher_id = {p.add(publisher, '::bigint')}")
-    if published_after is not None:
-        conds.append(f"s.published_at >= {p.add(published_after, '::timestamptz')}")
-    if published_before is not None:
-        conds.append(f"s.published_at < {p.add(published_before, '::timestamptz')}")
-    key = "coalesce(s.published_at, '-infinity'::timestamptz)"
+    conds = source_conditions(p, publisher, published_after, published_before)
+    key = SOURCE_KEY
     if after is not None:
         conds.append(f"({key}, s.id) < ({p.add_key(after.key, '::timestamptz')}, {p.add(after.id, '::bigint')})")
     return (

@@ -10,7 +10,7 @@ from datetime import datetime
 
 from db.claims import CLAIM_JOINS, CLAIM_JSON, ENTITY_BRIEF, Doc, Page, bind_key, parts_sql
 from db.database import Database
-from db.filters import Cursor, Params, cursor_sql
+from db.filters import SOURCE_KEY, Cursor, Params, cursor_sql, source_conditions
 from db.normalize import source_key
 from schema.documents import EntityRef, SourceIn
 
@@ -44,21 +44,6 @@ WHERE s.id = $1
 
 SOURCE_ROW = "SELECT key, kind, title, url, publisher_id, published_at, language FROM source WHERE id = $1"
 
-SOURCE_KEY = "coalesce(s.published_at, '-infinity'::timestamptz)"
-
-
-def _source_conditions(
-    p: Params, publisher: int | None, published_after: datetime | None, published_before: datetime | None
-) -> list[str]:
-    conds = ["TRUE"]
-    if publisher is not None:
-        conds.append(f"s.publisher_id = {p.add(publisher, '::bigint')}")
-    if published_after is not None:
-        conds.append(f"s.published_at >= {p.add(published_after, '::timestamptz')}")
-    if published_before is not None:
-        conds.append(f"s.published_at < {p.add(published_before, '::timestamptz')}")
-    return conds
-
 
 def list_sql(
     p: Params,
@@ -70,7 +55,7 @@ def list_sql(
     limit: int,
 ) -> str:
     """Newest first (undated last), keyset on (published_at, id); rows ``(body, next_cursor)``."""
-    conds = _source_conditions(p, publisher, published_after, published_before)
+    conds = source_conditions(p, publisher, published_after, published_before)
     if after is not None:
         conds.append(
             f"({SOURCE_KEY}, s.id) < ({p.add(bind_key(after), '::timestamptz')}, {p.add(after.id, '::bigint')})"
@@ -230,7 +215,7 @@ async def export_documents(db: Database, f: SourceFilter) -> AsyncIterator[bytes
     A server-side cursor fetches `EXPORT_BATCH` documents at a time, so memory stays flat at any size.
     """
     p = Params()
-    where = " AND ".join(_source_conditions(p, f.publisher, f.published_after, f.published_before))
+    where = " AND ".join(source_conditions(p, f.publisher, f.published_after, f.published_before))
     sql = f"SELECT {EXPORT_DOCUMENT}::text FROM source s WHERE {where} ORDER BY s.id"
     async with db.transaction(isolation="repeatable_read") as tx:
         async for row in tx.conn.cursor(sql, *p.values, prefetch=EXPORT_BATCH):
