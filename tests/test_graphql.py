@@ -674,7 +674,7 @@ async def test_ids_that_do_not_fit_are_precise_errors_and_unknown_ones_are_null(
         "node": None,
     }
     wrong_type = await gql(client, f'{{ claim(id: "{entity}") {{ id }} }}')
-    assert messages(wrong_type) == ["id: expected an id of a Claim, got one of a Entity"]
+    assert messages(wrong_type) == ["id: expected the id of a Claim, got one of an Entity"]
     assert wrong_type["errors"][0]["path"] == ["claim"]
     assert wrong_type["errors"][0]["extensions"] == {"code": "BAD_USER_INPUT"}
     assert messages(await gql(client, '{ node(id: "no such thing") { id } }')) == [

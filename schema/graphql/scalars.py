@@ -19,6 +19,11 @@ def to_global_id(type_name: str, row_id: int) -> strawberry.ID:
     return strawberry.ID(base64.b64encode(f"{type_name}:{row_id}".encode()).decode())
 
 
+def _a(type_name: str) -> str:
+    """``_a("Entity") == "an Entity"``, ``_a("Claim") == "a Claim"``."""
+    return ("an " if type_name[:1] in "AEIOU" else "a ") + type_name
+
+
 def from_global_id(value: str, expected: str | None = None, argument: str = "id") -> tuple[str, int]:
     """(type name, row id) of a global id; a plain decimal is taken as a row id of ``expected``."""
     if expected and value.isdigit() and len(value) < 19:
@@ -30,7 +35,7 @@ def from_global_id(value: str, expected: str | None = None, argument: str = "id"
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
         raise GraphQLError(f"{argument}: {value[:80]!r} is not a valid id") from exc
     if expected and type_name != expected:
-        raise GraphQLError(f"{argument}: expected an id of a {expected}, got one of a {type_name}")
+        raise GraphQLError(f"{argument}: expected the id of {_a(expected)}, got one of {_a(type_name)}")
     return type_name, int(raw)
 
 
