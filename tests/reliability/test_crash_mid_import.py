@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import random
 import threading
-import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -161,10 +160,9 @@ async def test_a_server_killed_mid_import_leaves_no_half_written_source_and_the_
 
         sender = threading.Thread(target=stream, daemon=True)
         sender.start()
-        deadline = time.monotonic() + 240
-        while (written := await db.fetchval("SELECT count(*) FROM source")) < KILL_AFTER_SOURCES:
+        # A stuck server cannot keep this loop going: the sender's client gives up after its timeout.
+        while await db.fetchval("SELECT count(*) FROM source") < KILL_AFTER_SOURCES:
             assert sender.is_alive(), f"the import ended before the kill: {outcome}"
-            assert time.monotonic() < deadline, f"only {written} sources written in 240 s"
             await asyncio.sleep(0.05)
         server.kill()
         sender.join(timeout=60)
