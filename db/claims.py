@@ -10,7 +10,7 @@ these REST statements have not been re-measured in the other shape.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -168,26 +168,6 @@ class Doc:
     deleted: bool = False
 
 
-def bindable(after: Cursor | None) -> Cursor | None:
-    """The cursor with its key as the Python value asyncpg binds for the ordering's SQL type.
-
-    `page_sql` binds ``after.key`` as ``$n::timestamptz`` / ``$n::real``, and asyncpg encodes those
-    from datetimes and floats, not from text (``-infinity`` is `datetime.min`, as asyncpg maps it).
-    """
-    return None if after is None else Cursor(after.sort, bind_key(after), after.id)
-
-
-def bind_key(after: Cursor) -> Any:
-    """``after.key`` as the value asyncpg binds (see `bindable`)."""
-    if after.sort in ("relevance", "entities-rank"):
-        return float(after.key)
-    if after.key == "-infinity":
-        return datetime.min.replace(tzinfo=UTC)
-    if after.key == "infinity":
-        return datetime.max.replace(tzinfo=UTC)
-    return datetime.fromisoformat(after.key)
-
-
 async def list_claims(
     db: Database,
     f: ClaimFilter,
@@ -204,7 +184,7 @@ async def list_claims(
         key_sql, owner_sql = SCOPE_SQL[scope[0]]
         v = p.add(scope[1], "::text" if scope[0] == "topic" else "::bigint")
         bound, owner = (scope[0], key_sql.format(v=v)), owner_sql.format(v=v)
-    page = page_sql(f, p, sort=sort, after=bindable(after), limit=limit + 1, scope=bound)
+    page = page_sql(f, p, sort=sort, after=after, limit=limit + 1, scope=bound)
     row = await db.fetchrow(list_sql(page, p, limit=limit, sort=sort, owner=owner), *p.values)
     assert row is not None
     return Page(row["body"].encode(), row["next_cursor"], row["owner"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from db.claims import ENTITY_BRIEF, Doc, Page, bind_key
+from db.claims import ENTITY_BRIEF, Doc, Page
 from db.database import Database, Traced
 from db.documents import LOCK_KEYS, MERGE_LOCK
 from db.filters import Cursor, Params, cursor_sql
@@ -52,7 +52,7 @@ def search_sql(p: Params, *, q: str | None, kind: str | None, after: Cursor | No
             f" AS rank FROM entity_alias al WHERE al.search @@ {tsq} GROUP BY al.entity_id"
         )
         if after is not None:
-            conds.append(f"(h.rank, -h.id) < ({p.add(bind_key(after), '::real')}, -{p.add(after.id, '::bigint')})")
+            conds.append(f"(h.rank, -h.id) < ({p.add_key(after.key, '::real')}, -{p.add(after.id, '::bigint')})")
         order = "h.rank DESC, h.id ASC"
         rows = f"SELECT h.id, h.rank::text AS sort_key, row_number() OVER (ORDER BY {order}) AS n FROM ({ranked}) h"
         rows += f" JOIN entity e ON e.id = h.id WHERE {' AND '.join(conds)} ORDER BY {order}"

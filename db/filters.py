@@ -25,6 +25,11 @@ Sort = Literal["-said_at", "said_at", "-reported_at", "relevance"]
 SORTS: tuple[Sort, ...] = ("-said_at", "said_at", "-reported_at", "relevance")
 
 
+REAL_MAX = 3.4e38  # ranks are PostgreSQL `real`s
+ISSUED_RANK = re.compile(r"\A-?\d+(\.\d+)?(e[+-]?\d+)?\Z")  # PostgreSQL's real as text
+ISSUED_MOMENT = re.compile(r"\A\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,6})?[+-]\d{2}(:\d{2}){0,2}\Z")
+
+
 class CursorError(ValueError):
     """A cursor that this API did not issue for this ordering (forged, tampered or stale)."""
 
@@ -108,13 +113,14 @@ class Cursor:
                 raise CursorError("the cursor is not one this API issued")
             return
         if sort in ("relevance", "entities-rank"):
-            try:
-                float(key)
-            except ValueError as exc:
-                raise CursorError("the cursor is not one this API issued") from exc
+            # issued as PostgreSQL prints a real, and within what a real can hold
+            if not ISSUED_RANK.match(key) or not abs(float(key)) <= REAL_MAX:
+                raise CursorError("the cursor is not one this API issued")
             return
         if key in ("-infinity", "infinity"):
             return
+        if not ISSUED_MOMENT.match(key):  # PostgreSQL's timestamptz text, as the cursor was issued
+            raise CursorError("the cursor is not one this API issued")
         try:
             moment = datetime.fromisoformat(key)
             if moment.tzinfo is not None:

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from db.claims import CLAIM_JOINS, CLAIM_JSON, ENTITY_BRIEF, Doc, Page, bind_key, parts_sql
+from db.claims import CLAIM_JOINS, CLAIM_JSON, ENTITY_BRIEF, Doc, Page, parts_sql
 from db.database import Database
 from db.filters import SOURCE_KEY, Cursor, Params, cursor_sql, source_conditions
 from db.normalize import source_key
@@ -57,9 +57,7 @@ def list_sql(
     """Newest first (undated last), keyset on (published_at, id); rows ``(body, next_cursor)``."""
     conds = source_conditions(p, publisher, published_after, published_before)
     if after is not None:
-        conds.append(
-            f"({SOURCE_KEY}, s.id) < ({p.add(bind_key(after), '::timestamptz')}, {p.add(after.id, '::bigint')})"
-        )
+        conds.append(f"({SOURCE_KEY}, s.id) < ({p.add_key(after.key, '::timestamptz')}, {p.add(after.id, '::bigint')})")
     n = p.add(limit, "::int")
     return f"""
 WITH page AS MATERIALIZED (

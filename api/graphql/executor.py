@@ -222,8 +222,6 @@ class Executor:
     async def compiled(self, db: Database, plan: tuple[str, list[Any]]) -> bytes:
         """Run a compiled statement: PostgreSQL returns the whole response document."""
         sql, params = plan
-        if _has_nul(params):  # PostgreSQL text cannot hold NUL: it would refuse the statement
-            return _errors([_error("text arguments must not contain NUL characters", "BAD_USER_INPUT")])
         text: str = await db.fetchval(sql, *params)
         return text.encode()
 
@@ -242,14 +240,6 @@ class Executor:
             out["errors"] = [e.formatted for e in result.errors]
         out["data"] = result.data
         return orjson.dumps(out, default=str)
-
-
-def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, list | tuple):
-        return any(_has_nul(v) for v in value)
-    return False
 
 
 def _errors(errors: list[GraphQLError]) -> bytes:

@@ -19,7 +19,6 @@ from schema.graphql.context import Context
 from schema.graphql.scalars import DateTime, from_global_id, to_global_id
 
 MAX_PAGE = 100
-REAL_MAX = 3.4e38  # ranks are PostgreSQL `real`s
 DEFAULT_PAGE = 20
 
 Info = strawberry.Info[Context, None]
@@ -164,8 +163,6 @@ def page_window(
         raise GraphQLError("before cannot be combined with first")
     try:
         cursor = Cursor.decode(raw, sort) if raw is not None else None
-        if cursor is not None and sort in ("relevance", "entities-rank") and not abs(float(cursor.key)) <= REAL_MAX:
-            raise CursorError("the cursor is not one this API issued")  # a rank PostgreSQL's real cannot hold
     except CursorError as exc:
         raise GraphQLError(f"{'before' if backward else 'after'}: {exc}") from exc
     return size, cursor, backward
