@@ -75,6 +75,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         redoc_url=None,
         openapi_url="/openapi.json",
         servers=[{"url": "/", "description": "this server"}],
+        # No OpenTelemetry here: FastAPI would otherwise ask its providers on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
     if database is not None:

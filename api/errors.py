@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -120,61 +121,81 @@ def validation_errors(errors: Any) -> list[dict[str, str]]:
     return out
 
 
+async def on_problem(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, Problem)
+    return problem_response(
+        exc.status,
+        exc.detail,
+        kind=exc.kind,
+        errors=exc.errors,
+        headers=exc.headers,
+        instance=request.url.path,
+    )
+
+
+async def on_validation(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    errors = validation_errors(exc.errors())
+    detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
+    return problem_response(422, detail, kind="validation", errors=errors, instance=request.url.path)
+
+
+async def on_http(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    detail = exc.detail if isinstance(exc.detail, str) else TITLES.get(exc.status_code, "Error")
+    return problem_response(exc.status_code, detail, headers=dict(exc.headers or {}), instance=request.url.path)
+
+
+async def on_document(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, DocumentError)
+    status = 422
+    return problem_response(
+        status,
+        exc.message,
+        kind="invalid-document",
+        errors=[{"field": "body." + exc.field, "message": exc.message}],
+        instance=request.url.path,
+    )
+
+
+async def on_unavailable(request: Request, exc: Exception) -> Response:
+    limit = "statement timeout" if isinstance(exc, StatementTimeout) else "database unavailable"
+    log.warning("database problem", extra={"reason": limit})
+    return problem_response(
+        503,
+        f"The request could not be served ({limit}); try again shortly.",
+        kind="unavailable",
+        headers={"Retry-After": "2"},
+        instance=request.url.path,
+    )
+
+
+async def on_error(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error")
+    return problem_response(500, "An internal error occurred.", kind="internal", instance=request.url.path)
+
+
+HANDLERS: dict[type[Exception], Callable[[Request, Exception], Awaitable[Response]]] = {
+    Problem: on_problem,
+    RequestValidationError: on_validation,
+    StarletteHTTPException: on_http,
+    HTTPException: on_http,
+    DocumentError: on_document,
+    DatabaseUnavailable: on_unavailable,
+    Exception: on_error,
+}
+
+
+async def response_for(request: Request, exc: Exception) -> Response:
+    """The problem document for ``exc``, from the handler of its nearest class (as Starlette picks)."""
+    for cls in type(exc).__mro__:
+        handler = HANDLERS.get(cls)
+        if handler is not None:
+            return await handler(request, exc)
+    raise exc  # a BaseException that is not an Exception: not ours to answer
+
+
 def install(app: FastAPI) -> None:
     """Route every exception the app can raise to a problem document."""
-
-    async def on_problem(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, Problem)
-        return problem_response(
-            exc.status,
-            exc.detail,
-            kind=exc.kind,
-            errors=exc.errors,
-            headers=exc.headers,
-            instance=request.url.path,
-        )
-
-    async def on_validation(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, RequestValidationError)
-        errors = validation_errors(exc.errors())
-        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
-        return problem_response(422, detail, kind="validation", errors=errors, instance=request.url.path)
-
-    async def on_http(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, StarletteHTTPException)
-        detail = exc.detail if isinstance(exc.detail, str) else TITLES.get(exc.status_code, "Error")
-        return problem_response(exc.status_code, detail, headers=dict(exc.headers or {}), instance=request.url.path)
-
-    async def on_document(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, DocumentError)
-        status = 422
-        return problem_response(
-            status,
-            exc.message,
-            kind="invalid-document",
-            errors=[{"field": "body." + exc.field, "message": exc.message}],
-            instance=request.url.path,
-        )
-
-    async def on_unavailable(request: Request, exc: Exception) -> Response:
-        limit = "statement timeout" if isinstance(exc, StatementTimeout) else "database unavailable"
-        log.warning("database problem", extra={"reason": limit})
-        return problem_response(
-            503,
-            f"The request could not be served ({limit}); try again shortly.",
-            kind="unavailable",
-            headers={"Retry-After": "2"},
-            instance=request.url.path,
-        )
-
-    async def on_error(request: Request, exc: Exception) -> Response:
-        log.exception("unhandled error")
-        return problem_response(500, "An internal error occurred.", kind="internal", instance=request.url.path)
-
-    app.add_exception_handler(Problem, on_problem)
-    app.add_exception_handler(RequestValidationError, on_validation)
-    app.add_exception_handler(StarletteHTTPException, on_http)
-    app.add_exception_handler(HTTPException, on_http)
-    app.add_exception_handler(DocumentError, on_document)
-    app.add_exception_handler(DatabaseUnavailable, on_unavailable)
-    app.add_exception_handler(Exception, on_error)
+    for cls, handler in HANDLERS.items():
+        app.add_exception_handler(cls, handler)

@@ -4,11 +4,12 @@ Every layer is a plain ASGI class (no ``BaseHTTPMiddleware``: it costs a task pe
 buffers streams). From the outside in::
 
     RequestContext   request id, security headers, one JSON log line; wraps even the 500 handler
-    (ServerErrorMiddleware, FastAPI's own)
     Cors             only when CLAIMS_CORS_ORIGINS is set; answers preflights itself
     Timeout          503 when no response has started within CLAIMS_REQUEST_TIMEOUT_S
     BodyLimit        413 past CLAIMS_MAX_BODY_BYTES (Content-Length, then bytes as they stream)
     Access           resolves X-API-Key (cached), then rate-limits per key or per address → 429
+    HotRoutes        the busiest requests straight to their endpoints (api.hot); the rest to
+    (FastAPI's stack: ServerErrorMiddleware, user middleware, exception handlers, routing)
 
 ``POST /v1/import`` streams NDJSON of any length, so it is exempt from the body cap and the
 timeout; it caps each line (CLAIMS_MAX_IMPORT_LINE_BYTES) as it reads (``api.rest.imports``).
@@ -29,6 +30,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import auth, docs
 from api.errors import Problem, problem_response
+from api.hot import HotRoutes
 from api.logs import REQUEST_ID, access_log, configure_logging
 from api.ratelimit import build_limiter
 from api.settings import Settings
@@ -54,18 +56,18 @@ FRAME_SAMEORIGIN = (b"x-frame-options", b"SAMEORIGIN")
 def install(app: FastAPI, settings: Settings) -> None:
     """Add the middleware stack to ``app``, and the rate limiter to its lifespan."""
     configure_logging(settings.log_level)
-    app.add_middleware(Access, app_state=app.state)  # add_middleware stacks outwards
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
-    app.add_middleware(Timeout, seconds=settings.request_timeout_s)
-    if settings.cors_origins:
-        app.add_middleware(Cors, origins=settings.cors_origins)
     build = app.build_middleware_stack
 
-    def build_inside_context() -> ASGIApp:
-        return RequestContext(build())
+    def build_around() -> ASGIApp:
+        inner: ASGIApp = Access(HotRoutes(build(), app.state), app_state=app.state)
+        inner = Timeout(BodyLimit(inner, max_bytes=settings.max_body_bytes), seconds=settings.request_timeout_s)
+        if settings.cors_origins:
+            inner = Cors(inner, origins=settings.cors_origins)
+        return RequestContext(inner)
 
-    # Outside Starlette's ServerErrorMiddleware, so even its 500 answers carry the id and headers.
-    app.build_middleware_stack = build_inside_context  # type: ignore[method-assign]
+    # Around Starlette's own stack (ServerErrorMiddleware outermost), so even its 500 answers carry
+    # the id and headers, and the hot routes (api.hot) get every layer here without FastAPI's.
+    app.build_middleware_stack = build_around  # type: ignore[method-assign]
     app.state.startup.append(start_limiter)
     app.state.shutdown.append(stop_limiter)
 

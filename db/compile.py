@@ -48,6 +48,10 @@ class Sel:
     args: dict[str, Any] = field(default_factory=dict)
     fields: list[Sel] = field(default_factory=list)
     by_type: dict[str, list[Sel]] = field(default_factory=dict)
+    # Set by the planner on a subtree without arguments, shared by every request of its document:
+    # its SQL depends only on where it sits, so `Compiler.obj` remembers it per place.
+    fixed: bool = False
+    sql: dict[tuple[str, str], str] = field(default_factory=dict, repr=False, compare=False)
 
 
 C = '"C"'  # byte-order collation: the same list order on every server
@@ -77,14 +81,33 @@ class Compiler:
 
     # -- objects ---------------------------------------------------------------------------
 
-    def obj(self, sels: list[Sel], column: Callable[[Sel], str]) -> str:
+    def obj(self, sels: list[Sel], column: Callable[[Sel], str], place: str = "") -> str:
+        """``json_build_object`` of the columns; ``place`` (the builder and the alias of the row it
+        reads, e.g. ``"claim c3"``) lets the SQL of a fixed field be reused.
+
+        A fixed field's SQL refers to no alias of the statement but ``place``'s own, and the aliases
+        it makes inside were numbered after that one, so reusing it never captures another row;
+        it binds no parameter (checked: one that does is simply not remembered).
+        """
         if len(sels) > self.MAX_KEYS:
             raise NotCompilable("too many fields in one selection")
         if not sels:
             return "json_build_object()"
         parts = []
         for s in sels:
-            parts.append(f"'{s.key}', {column(s)}")
+            if s.fixed and place:
+                key = (place, s.name)
+                sql = s.sql.get(key)
+                if sql is None:
+                    bound = len(self.p.values)
+                    sql = column(s)
+                    if len(self.p.values) == bound:
+                        if len(s.sql) >= 32:  # places vary with what precedes; keep a few
+                            s.sql.clear()
+                        s.sql[key] = sql
+            else:
+                sql = column(s)
+            parts.append(f"'{s.key}', {sql}")
         return f"json_build_object({', '.join(parts)})"
 
     def claim(self, sels: list[Sel], c: str) -> str:
@@ -141,7 +164,7 @@ class Compiler:
                     )
             raise NotCompilable(f"Claim.{s.name}")
 
-        return self.obj(sels, column)
+        return self.obj(sels, column, f"claim {c}")
 
     def related(self, s: Sel, r: str, rc: str) -> str:
         match s.name:
@@ -166,7 +189,7 @@ class Compiler:
                     return self.entity_by(s.fields, f"{cs}.entity_id")
             raise NotCompilable(f"ClaimSpeaker.{s.name}")
 
-        return self.obj(sels, column)
+        return self.obj(sels, column, f"speaker {cs}")
 
     def appearance(self, sels: list[Sel], a: str) -> str:
         def column(s: Sel) -> str:
@@ -193,7 +216,7 @@ class Compiler:
                     return self.source_by(s.fields, f"{a}.cited_source_id")
             raise NotCompilable(f"Appearance.{s.name}")
 
-        return self.obj(sels, column)
+        return self.obj(sels, column, f"appearance {a}")
 
     def entity_by(self, sels: list[Sel], id_sql: str) -> str:
         e = self.alias("e")
@@ -249,7 +272,7 @@ class Compiler:
                     return self.claim_connection(s, ("mention", f"{e}.id"))
             raise NotCompilable(f"Entity.{s.name}")
 
-        return self.obj(sels, column)
+        return self.obj(sels, column, f"entity {e}")
 
     def role(self, sels: list[Sel], ro: str) -> str:
         return self.obj(
@@ -261,6 +284,7 @@ class Compiler:
                 "endDate": f"{ro}.end_date",
                 "__typename": "'EntityRole'",
             }[y.name],
+            f"role {ro}",
         )
 
     def source(self, sels: list[Sel], s_: str) -> str:
@@ -298,7 +322,7 @@ class Compiler:
                     )
             raise NotCompilable(f"Source.{s.name}")
 
-        return self.obj(sels, column)
+        return self.obj(sels, column, f"source {s_}")
 
     def topic(self, sels: list[Sel], t: str) -> str:
         def column(s: Sel) -> str:
@@ -313,7 +337,7 @@ class Compiler:
                     return self.claim_connection(s, ("topic", f"{t}.id"))
             raise NotCompilable(f"Topic.{s.name}")
 
-        return self.obj(sels, column)
+        return self.obj(sels, column, f"topic {t}")
 
     # -- connections ------------------------------------------------------------------------
 

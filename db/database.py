@@ -126,8 +126,11 @@ class Database:
         """A pooled connection; errors reaching the server become `DatabaseUnavailable`."""
         if self.pool is None:
             raise DatabaseUnavailable("the database pool is not open")
+        # The wait for a busy pool is bounded; with an idle connection there is no wait to bound,
+        # and asyncpg's timeout costs a task and a timer per acquisition.
+        timeout = None if self.pool.get_idle_size() else self.command_timeout_s
         try:
-            async with self.pool.acquire(timeout=self.command_timeout_s) as proxy:
+            async with self.pool.acquire(timeout=timeout) as proxy:
                 conn = cast(Connection, proxy)  # the proxy forwards every Connection method
                 try:
                     yield conn

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import logging
+import re
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any
@@ -280,3 +282,39 @@ async def test_a_failed_request_is_logged_with_its_status(
 
     access = [r for r in caplog.records if r.name == "claims.access"]
     assert [r.status for r in access] == [500]  # type: ignore[attr-defined]
+
+
+async def test_access_lines_written_directly_are_the_lines_logging_would_write(db: Database, settings: Settings) -> None:
+    """With only the JSON stream handler on the root, access lines skip `logging` (api.logs.AccessSink);
+    the line must be the one the handler's formatter makes, and any other handler turns that off."""
+    root = logging.getLogger()
+    saved = root.handlers[:]
+    stream = io.StringIO()
+    captured: list[logging.LogRecord] = []
+    collector = logging.Handler()
+    collector.emit = captured.append  # type: ignore[method-assign]
+    root.handlers = [logging.StreamHandler(stream)]
+    try:
+        async with serve(db, settings) as http:  # create_app configures logging: the sink is on
+            await http.get("/healthz", headers={"X-Request-Id": "direct"})
+            await asyncio.sleep(0)  # the sink flushes on the next turn of the loop
+            root.addHandler(collector)  # now through logging: the formatter writes to the stream
+            await http.get("/healthz", headers={"X-Request-Id": "direct"})
+    finally:
+        root.handlers = saved
+    direct, through_logging = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert [r.name for r in captured] == ["claims.access"]  # the second request only
+    for line in (direct, through_logging):
+        assert isinstance(line.pop("duration_ms"), float)
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", line.pop("ts"))
+    assert direct == through_logging == {
+        "level": "INFO",
+        "logger": "claims.access",
+        "msg": "GET /healthz 200",
+        "request_id": "direct",
+        "method": "GET",
+        "path": "/healthz",
+        "status": 200,
+        "key": None,
+        "client": "127.0.0.1",
+    }

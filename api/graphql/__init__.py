@@ -118,7 +118,8 @@ def install(app: FastAPI, settings: Settings) -> None:
         payload, status = await executor.run(request.app.state.db, body, context, allow_mutations)
         return Response(payload, status_code=status, media_type=JSON)
 
-    # First in the table: the hottest route should not be matched against every REST path first.
+    # api.hot sends GET and POST /graphql straight here; the route answers the other methods (405).
+    app.state.graphql_endpoint = endpoint
     app.router.routes.insert(0, Route("/graphql", endpoint, methods=["GET", "POST"], include_in_schema=False))
     try:
         from strawberry.asgi import GraphQL

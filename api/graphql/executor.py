@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 from graphql import (
+    ArgumentNode,
     DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
@@ -28,8 +29,10 @@ from graphql import (
     parse,
     specified_rules,
     validate,
+    visit,
 )
 from graphql.execution.values import VariableValues, get_variable_values
+from graphql.language import Visitor as GraphQLVisitor
 from graphql.validation import NoSchemaIntrospectionCustomRule
 
 from api.graphql.plan import Planner, directive_variables
@@ -70,6 +73,7 @@ class Prepared:
     errors: list[GraphQLError]
     fragments: dict[str, FragmentDefinitionNode]
     directive_variables: frozenset[str] = frozenset()
+    size_variables: tuple[str, ...] = ()  # variables given as `first`/`last`: all `_cost` reads
 
 
 def _error(message: str, code: str) -> GraphQLError:
@@ -86,6 +90,7 @@ class Executor:
         self.documents = LRU(1000)
         self.plans = LRU(2000)
         self.skeletons = LRU(1000)
+        self.costs = LRU(2000)
         self.rules = list(specified_rules)
         if not settings.graphql_introspection:
             self.rules.append(NoSchemaIntrospectionCustomRule)
@@ -131,7 +136,7 @@ class Executor:
                         ],
                         {},
                     )
-        return Prepared(document, [], fragments, directive_variables(document))
+        return Prepared(document, [], fragments, directive_variables(document), _size_variables(document))
 
     # -- running -------------------------------------------------------------------------
 
@@ -168,7 +173,11 @@ class Executor:
         coerced = get_variable_values(self.gql, operation.variable_definitions or [], variables)
         if isinstance(coerced, list):
             return _errors([_error(e.message, "BAD_USER_INPUT") for e in coerced]), 200
-        cost = _cost(operation.selection_set, prepared.fragments, coerced.coerced)
+        cost_key = (query, operation_name, *(coerced.coerced.get(v) for v in prepared.size_variables))
+        cost = self.costs.get_or(cost_key)
+        if cost is None:
+            cost = _cost(operation.selection_set, prepared.fragments, coerced.coerced)
+            self.costs.put(cost_key, cost)
         if cost > self.settings.graphql_max_cost:
             message = (
                 f"query cost {cost} exceeds the limit of {self.settings.graphql_max_cost} "
@@ -281,6 +290,19 @@ def _depth(selection_set: SelectionSetNode | None, fragments: dict[str, Fragment
         elif isinstance(sel, FragmentSpreadNode) and sel.name.value in fragments:
             deepest = max(deepest, _depth(fragments[sel.name.value].selection_set, fragments, level))
     return deepest
+
+
+def _size_variables(document: DocumentNode) -> tuple[str, ...]:
+    """Names of the variables given as ``first`` or ``last``, sorted: the only ones `_cost` reads."""
+    names: set[str] = set()
+
+    class Visitor(GraphQLVisitor):
+        def enter_argument(self, node: ArgumentNode, *_: Any) -> None:
+            if node.name.value in ("first", "last") and isinstance(node.value, VariableNode):
+                names.add(node.value.name.value)
+
+    visit(document, Visitor())
+    return tuple(sorted(names))
 
 
 def _size(field: FieldNode, variables: dict[str, Any]) -> int | None:

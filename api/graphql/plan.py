@@ -132,7 +132,7 @@ class Planner:
         if k.fixed is not None:
             return k.fixed
         if k.field_def is None or k.detail is None:
-            k.fixed = Sel(k.key, k.name)
+            k.fixed = Sel(k.key, k.name, fixed=True)
             return k.fixed
         args = self.interpret(k.parent, k.name, k.field_def, k.detail) if k.field_def.args else {}
         out = Sel(
@@ -143,6 +143,7 @@ class Planner:
             {t: [self.sel(c) for c in cs] for t, cs in k.by_type.items()},
         )
         if not k.field_def.args and all(c.fixed is not None for c in _children(k)):
+            out.fixed = True
             k.fixed = out
         return out
 
