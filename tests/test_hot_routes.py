@@ -40,7 +40,13 @@ def test_only_the_plain_shape_of_a_hot_request_is_short_cut(app: FastAPI) -> Non
     hot = HotRoutes(app.router, app.state)
 
     def route(method: str, path: str, query: bytes = b"", accept: bytes = b"application/json") -> str | None:
-        scope = {"type": "http", "method": method, "path": path, "query_string": query, "headers": [(b"accept", accept)]}
+        scope = {
+            "type": "http",
+            "method": method,
+            "path": path,
+            "query_string": query,
+            "headers": [(b"accept", accept)],
+        }
         endpoint = hot.route(scope)
         return getattr(endpoint, "__name__", None)
 
@@ -74,7 +80,9 @@ async def test_a_claim_read_the_short_way_is_the_fastapi_answer(client: httpx.As
 
 
 @pytest.mark.parametrize("key", [None, "cb_bogus_key"])
-async def test_callers_who_may_not_read_get_the_fastapi_answer(db: Database, settings: Settings, key: str | None) -> None:
+async def test_callers_who_may_not_read_get_the_fastapi_answer(
+    db: Database, settings: Settings, key: str | None
+) -> None:
     await demo(db)
     locked = replace(settings, require_key_for_reads=True)
     async with serve(db, locked) as http:

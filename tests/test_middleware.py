@@ -284,7 +284,9 @@ async def test_a_failed_request_is_logged_with_its_status(
     assert [r.status for r in access] == [500]  # type: ignore[attr-defined]
 
 
-async def test_access_lines_written_directly_are_the_lines_logging_would_write(db: Database, settings: Settings) -> None:
+async def test_access_lines_written_directly_are_the_lines_logging_would_write(
+    db: Database, settings: Settings
+) -> None:
     """With only the JSON stream handler on the root, access lines skip `logging` (api.logs.AccessSink);
     the line must be the one the handler's formatter makes, and any other handler turns that off."""
     root = logging.getLogger()
@@ -307,14 +309,18 @@ async def test_access_lines_written_directly_are_the_lines_logging_would_write(d
     for line in (direct, through_logging):
         assert isinstance(line.pop("duration_ms"), float)
         assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", line.pop("ts"))
-    assert direct == through_logging == {
-        "level": "INFO",
-        "logger": "claims.access",
-        "msg": "GET /healthz 200",
-        "request_id": "direct",
-        "method": "GET",
-        "path": "/healthz",
-        "status": 200,
-        "key": None,
-        "client": "127.0.0.1",
-    }
+    assert (
+        direct
+        == through_logging
+        == {
+            "level": "INFO",
+            "logger": "claims.access",
+            "msg": "GET /healthz 200",
+            "request_id": "direct",
+            "method": "GET",
+            "path": "/healthz",
+            "status": 200,
+            "key": None,
+            "client": "127.0.0.1",
+        }
+    )
