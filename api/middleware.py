@@ -31,7 +31,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api import auth, docs
 from api.errors import Problem, problem_response
 from api.hot import HotRoutes
-from api.logs import REQUEST_ID, access_log, configure_logging
+from api.logs import REQUEST_ID, access_log, configure_logging, flush_access_log
 from api.ratelimit import build_limiter
 from api.settings import Settings
 from db.database import DatabaseUnavailable
@@ -70,6 +70,7 @@ def install(app: FastAPI, settings: Settings) -> None:
     app.build_middleware_stack = build_around  # type: ignore[method-assign]
     app.state.startup.append(start_limiter)
     app.state.shutdown.append(stop_limiter)
+    app.state.shutdown.append(flush_logs)
 
 
 async def start_limiter(app: FastAPI) -> None:
@@ -89,6 +90,11 @@ async def stop_limiter(app: FastAPI) -> None:
     limiter = getattr(app.state, "rate_limiter", None)
     if limiter is not None:
         await limiter.close()
+
+
+async def flush_logs(app: FastAPI) -> None:
+    """Write the access lines still queued (api.logs.AccessSink)."""
+    flush_access_log()
 
 
 def header(scope: Scope, name: bytes) -> bytes | None:

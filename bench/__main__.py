@@ -257,6 +257,9 @@ def phase(
         wls = workloads(ds, urls, pg_missing or failures.get("postgraphile"))
         if deep is not None and urls["claimsbase"]:
             wls += deep_workloads(ds, urls["claimsbase"], *deep)
+        if args.only:
+            wanted = [w.strip().lower() for w in args.only.split(",") if w.strip()]
+            wls = [wl for wl in wls if any(w in wl.name.lower() for w in wanted)]
         log(f"phase: {workers} worker(s)")
         measure(wls, args)
     finally:
@@ -326,6 +329,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
         help="CLAIMS_RATE_LIMIT_PER_MINUTE for the server: on, but above what wrk can send",
     )
     ap.add_argument("--skip", default="", help="comma-separated: postgraphile, pgbench, import")
+    ap.add_argument("--only", default="", help="comma-separated parts of workload names, e.g. 'getClaim,single'")
     args = ap.parse_args(argv)
     if args.quick:
         args.claims, args.duration, args.warmup, args.rounds = 20_000, 2, 1, 1

@@ -16,7 +16,7 @@ import pytest
 from fastapi import FastAPI, Request
 from starlette.responses import Response, StreamingResponse
 
-from api.logs import JsonFormatter
+from api.logs import AccessSink, JsonFormatter
 from api.settings import Settings
 from db.database import Database
 from db.keys import create_key
@@ -287,8 +287,9 @@ async def test_a_failed_request_is_logged_with_its_status(
 async def test_access_lines_written_directly_are_the_lines_logging_would_write(
     db: Database, settings: Settings
 ) -> None:
-    """With only the JSON stream handler on the root, access lines skip `logging` (api.logs.AccessSink);
-    the line must be the one the handler's formatter makes, and any other handler turns that off."""
+    """With only the JSON stream handler on the root, access lines skip `logging` (api.logs.AccessSink)
+    and are written in batches, the last at shutdown; the line must be the one the handler's
+    formatter makes, and any other handler turns the direct way off."""
     root = logging.getLogger()
     saved = root.handlers[:]
     stream = io.StringIO()
@@ -299,13 +300,19 @@ async def test_access_lines_written_directly_are_the_lines_logging_would_write(
     try:
         async with serve(db, settings) as http:  # create_app configures logging: the sink is on
             await http.get("/healthz", headers={"X-Request-Id": "direct"})
-            await asyncio.sleep(0)  # the sink flushes on the next turn of the loop
+            assert stream.getvalue() == ""  # queued
+            await asyncio.sleep(AccessSink.FLUSH_S * 2)
+            assert stream.getvalue().count("\n") == 1  # written after a short while
+            await http.get("/healthz", headers={"X-Request-Id": "direct"})
+        assert stream.getvalue().count("\n") == 2  # the shutdown wrote what was queued
+        async with serve(db, settings) as http:
             root.addHandler(collector)  # now through logging: the formatter writes to the stream
             await http.get("/healthz", headers={"X-Request-Id": "direct"})
     finally:
         root.handlers = saved
-    direct, through_logging = [json.loads(line) for line in stream.getvalue().splitlines()]
-    assert [r.name for r in captured] == ["claims.access"]  # the second request only
+    assert [r.name for r in captured] == ["claims.access"]  # the last request only
+    *direct_lines, through_logging = [json.loads(line) for line in stream.getvalue().splitlines()]
+    direct = direct_lines[0]
     for line in (direct, through_logging):
         assert isinstance(line.pop("duration_ms"), float)
         assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", line.pop("ts"))
