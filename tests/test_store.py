@@ -186,3 +186,42 @@ async def test_speaker_feed_rows_follow_the_claims_date(db: Database) -> None:
     await db.execute("UPDATE claim SET said_at = '2020-01-01', said_at_precision = 'day' WHERE id = $1", claim_id)
     key = await db.fetchval("SELECT said_key FROM claim_speaker WHERE claim_id = $1", claim_id)
     assert key.year == 2020
+
+
+async def test_a_claim_given_twice_in_one_document_is_one_claim_created_and_reported_once(db: Database) -> None:
+    starmer = {"name": "Keir Starmer", "kind": "person"}
+    result = await write_source_document(
+        db,
+        doc(
+            "https://tass.example/twice",
+            {**quote("We stand with Ukraine."), "appearance": {"quote": "We stand with Ukraine, he said."}},
+            quote("Talks must continue.", starmer, mentions=[MERZ], topics=["diplomacy"]),
+            {**quote("We stand with Ukraine."), "appearance": {"quote": "Another wording."}},
+        ),
+    )
+    first, other, again = result.claims
+    assert (first.created, first.appearance_created) == (True, True)
+    assert (other.created, other.appearance_created) == (True, True)
+    assert (again.id, again.created, again.appearance_created) == (first.id, False, False)
+    assert await count(db, "claim") == 2
+    assert await db.fetchval("SELECT quote FROM appearance WHERE claim_id = $1", first.id) == (
+        "We stand with Ukraine, he said."
+    )
+    speakers = await db.fetch("SELECT claim_id, position FROM claim_speaker ORDER BY claim_id")
+    assert [(r["claim_id"], r["position"]) for r in speakers] == [(first.id, 0), (other.id, 0)]
+    assert await db.fetchval("SELECT count(*) FROM mention WHERE claim_id = $1", other.id) == 1
+    assert await db.fetchval("SELECT count(*) FROM claim_topic WHERE claim_id = $1", other.id) == 1
+
+
+async def test_a_claim_is_first_reported_by_its_earliest_source(db: Database) -> None:
+    said = quote("Borders must not be changed by force.")
+    first_reported = "SELECT first_reported_at::date::text FROM claim WHERE id = $1"
+    may = await write_source_document(db, doc("https://a.example/may", said, published_at="2025-05-01T00:00:00Z"))
+    assert await db.fetchval(first_reported, may.claims[0].id) == "2025-05-01"
+    await write_source_document(db, doc("https://a.example/jan", said, published_at="2025-01-01T00:00:00Z"))
+    await write_source_document(db, doc("https://a.example/sep", said, published_at="2025-09-01T00:00:00Z"))
+    unreported = await write_source_document(
+        db, doc("https://a.example/none", {k: v for k, v in quote("No quote here.").items() if k != "appearance"})
+    )
+    assert await db.fetchval(first_reported, may.claims[0].id) == "2025-01-01"
+    assert await db.fetchval(first_reported, unreported.claims[0].id) is None

@@ -19,7 +19,7 @@ from api.importers.quotebank import HEADER as QUOTEBANK_HEADER
 from api.importers.quotebank import read_quotebank
 from api.importers.records import Failure, Parsed, Progress
 from db.database import Database, DatabaseUnavailable, StatementTimeout
-from db.documents import DocumentError, WriteResult, write_source_document
+from db.documents import DocumentError, Statistics, WriteResult, write_source_document
 
 Reader = Callable[..., Iterator[Parsed]]
 FORMATS: dict[str, Reader] = {"ndjson": read_ndjson, "claimskg": read_claimskg, "quotebank": read_quotebank}
@@ -94,12 +94,16 @@ def detect_format(path: Path) -> str:
     raise ValueError(f"{path.name}: cannot tell its format; give --format ndjson, claimskg or quotebank")
 
 
-async def write_record(db: Database, name: str, parsed: Parsed, report: LoadReport) -> None:
+async def write_record(
+    db: Database, name: str, parsed: Parsed, report: LoadReport, statistics: Statistics | None = None
+) -> None:
     """Write a record's documents in order (each its own transaction) and count the outcome."""
     failures = list(parsed.failures)
     for doc in parsed.documents:
         try:
             report.add(await write_source_document(db, doc))
+            if statistics is not None:
+                await statistics.written()
         except DocumentError as exc:
             failures.append(Failure(name, parsed.line, exc.field, exc.message))
         except StatementTimeout:
@@ -114,10 +118,11 @@ async def write_record(db: Database, name: str, parsed: Parsed, report: LoadRepo
 async def _write_all(db: Database, name: str, records: Iterator[Parsed], report: LoadReport, workers: int) -> None:
     """Write the records with a few writers at once; the queue bounds how many are held in memory."""
     queue: asyncio.Queue[Parsed | None] = asyncio.Queue(maxsize=workers * 4)
+    statistics = Statistics(db)
 
     async def writer() -> None:
         while (parsed := await queue.get()) is not None:
-            await write_record(db, name, parsed, report)
+            await write_record(db, name, parsed, report, statistics)
 
     tasks = [asyncio.create_task(writer()) for _ in range(workers)]
     try:

@@ -14,7 +14,7 @@ from api.errors import Problem, validation_errors
 from api.rest.common import JSON, NDJSON, NEEDS_KEY, NO_STORE, problems
 from api.rest.export import EXAMPLE_LINE, LINES_SCHEMA
 from db.database import Database
-from db.documents import DocumentError, write_source_document
+from db.documents import DocumentError, Statistics, write_source_document
 from schema.documents import SourceDocument
 from schema.sources import ImportLine, ImportReport
 
@@ -90,6 +90,7 @@ async def import_sources(request: Request, db: DbDep, settings: SettingsDep, cal
         raise Problem(415, f"Send NDJSON ({NDJSON}), one source document per line; got {media!r}.")
     cap = settings.max_import_line_bytes
     report = ImportReport(created=0, unchanged=0, failed=0, lines=[])
+    statistics = Statistics(db)
     async for number, line in body_lines(request, cap):
         outcome = await import_line(db, number, line, cap)
         if outcome is None:
@@ -97,6 +98,7 @@ async def import_sources(request: Request, db: DbDep, settings: SettingsDep, cal
         report.lines.append(outcome)
         if outcome.status == "created":
             report.created += 1
+            await statistics.written()
         elif outcome.status == "unchanged":
             report.unchanged += 1
         else:
