@@ -118,6 +118,38 @@ WITH found AS (
 )
 SELECT id, created FROM resolved
 """
+# RESOLVE_BY_NAMES for every name-only reference of a document at once (`_Writer.resolve_names`):
+# references numbered $1, their names $6.. (reference number, alias, norm). Each reference's norms
+# are its own (checked before), so a created entity is told apart by its name_norm.
+RESOLVE_MANY_BY_NAMES = """
+WITH refs AS (
+  SELECT * FROM unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::text[])
+    AS r (i, kind, norm0, name, description)
+), names AS (
+  SELECT * FROM unnest($6::int[], $7::text[], $8::text[]) AS n (i, alias, norm)
+), found AS (
+  SELECT DISTINCT ON (r.i) r.i, e.id
+  FROM refs r JOIN names n ON n.i = r.i
+  JOIN entity_alias a ON a.norm = n.norm JOIN entity e ON e.id = a.entity_id
+  WHERE e.merged_into IS NULL AND (r.kind IS NULL OR e.kind = r.kind OR e.kind = 'other')
+  ORDER BY r.i, (e.name_norm = r.norm0) DESC, (a.norm = r.norm0) DESC, e.id
+), created AS (
+  INSERT INTO entity (kind, name, name_norm, description)
+  SELECT coalesce(r.kind, 'other'), r.name, r.norm0, r.description
+  FROM refs r WHERE NOT EXISTS (SELECT 1 FROM found f WHERE f.i = r.i)
+  ORDER BY r.i
+  RETURNING id, name_norm
+), resolved AS (
+  SELECT f.i, f.id, false AS created FROM found f
+  UNION ALL
+  SELECT r.i, c.id, true FROM created c JOIN refs r ON r.norm0 = c.name_norm
+), aliases AS (
+  INSERT INTO entity_alias (entity_id, alias, norm)
+  SELECT r.id, n.alias, n.norm FROM resolved r JOIN names n ON n.i = r.i
+  ON CONFLICT DO NOTHING
+)
+SELECT i, id, created FROM resolved
+"""
 INSERT_ENTITY = """
 INSERT INTO entity (kind, name, name_norm, description) VALUES ($1, $2, $3, $4) RETURNING id
 """
@@ -234,6 +266,24 @@ def _entity_refs(doc: SourceDocument) -> list[EntityRef]:
     return refs
 
 
+def _refs_in_order(doc: SourceDocument) -> list[EntityRef]:
+    """The document's entity references in the order the writer resolves them one at a time."""
+    refs: list[EntityRef] = []
+
+    def of_source(src: SourceRef) -> None:
+        refs.extend([src.publisher] if src.publisher else [])
+        refs.extend(src.authors)
+
+    of_source(doc.source)
+    for claim in doc.claims:
+        refs.extend(s.entity for s in claim.speakers)
+        refs.extend([claim.location] if claim.location else [])
+        refs.extend(claim.mentions)
+        if claim.appearance is not None and claim.appearance.cited_source is not None:
+            of_source(claim.appearance.cited_source)
+    return refs
+
+
 def _lock_keys(doc: SourceDocument) -> tuple[list[str], list[str | None], list[str | None]]:
     """WRITE_LOCKS's keys: the merge lock, external ids, and names with the kind they are looked up as."""
     rows: set[tuple[str, str | None, str | None]] = {(MERGE_LOCK, None, None)}
@@ -259,6 +309,49 @@ class _Writer:
         if cache_key not in self.entities:
             self.entities[cache_key] = await self._resolve(ref, path)
         return self.entities[cache_key]
+
+    async def resolve_names(self, refs: list[EntityRef]) -> None:
+        """Resolve a document's references in one round trip when every one is a plain name (no id,
+        external id or role) and no two share a normalised name; otherwise leave them to `entity`,
+        one at a time, since an entity one reference creates may be what the next one finds.
+
+        The outcome is the one-at-a-time outcome: the same look-up (RESOLVE_BY_NAMES), entities
+        created in the order the document first names them, every name recorded as an alias.
+        """
+        todo: dict[str, tuple[EntityRef, list[str], list[str]]] = {}
+        seen: set[str] = set()
+        for ref in refs:
+            key = ref.model_dump_json()
+            if key in todo or key in self.entities:
+                continue
+            if ref.id is not None or ref.external_ids or ref.roles or ref.name is None or not name_norm(ref.name):
+                return
+            names = [n for n in [ref.name, *ref.aliases] if n and name_norm(n)]
+            norms = [name_norm(n) for n in names]
+            if seen.intersection(norms):
+                return
+            seen.update(norms)
+            todo[key] = (ref, names, norms)
+        if not todo:
+            return
+        items = list(todo.items())
+        named = [
+            (i, name, norm)
+            for i, (_, (_, names, norms)) in enumerate(items)
+            for name, norm in zip(names, norms, strict=True)
+        ]
+        rows = await self.tx.fetch(
+            RESOLVE_MANY_BY_NAMES,
+            list(range(len(items))),
+            [ref.kind for _, (ref, _, _) in items],
+            [norms[0] for _, (_, _, norms) in items],
+            [ref.name for _, (ref, _, _) in items],
+            [ref.description for _, (ref, _, _) in items],
+            *_columns(named, 3),
+        )
+        for row in rows:
+            self.entities[items[row["i"]][0]] = int(row["id"])
+            self.entities_created += int(row["created"])
 
     async def _resolve(self, ref: EntityRef, path: str) -> int:
         names = [n for n in [ref.name, *ref.aliases] if n and name_norm(n)]
@@ -415,6 +508,7 @@ def _columns(rows: list[tuple[Any, ...]], width: int) -> list[list[Any]]:
 async def _write(tx: Traced, doc: SourceDocument) -> WriteResult:
     await tx.fetchval(WRITE_LOCKS, *_lock_keys(doc))
     writer = _Writer(tx)
+    await writer.resolve_names(_refs_in_order(doc))
     source_id, source_created = await writer.source(doc.source, "source", doc.source.text)
     slugs = {t.slug: t.name for t in doc.topics}
     for claim in doc.claims:

@@ -63,6 +63,11 @@ def good_doc(**source: Any) -> dict[str, Any]:
     return document("https://example.org/hostile/1", quote("A quote that should never be written."), **source)
 
 
+def with_url(url: str) -> dict[str, Any]:
+    doc = good_doc()
+    return {**doc, "source": {**doc["source"], "url": url}}
+
+
 def with_claim(**claim: Any) -> dict[str, Any]:
     return document("https://example.org/hostile/2", {**quote("Another quote never written."), **claim})
 
@@ -125,6 +130,11 @@ REST_CASES = {
         "POST", "/v1/sources", body=None, raw=b'{"source": {"kind": "news_article", "title": "\\ud800"}, "claims": []}'
     ),
     "a nul byte in a title": case("POST", "/v1/sources", 422, body=good_doc(title="a\x00b")),
+    "a url with half an IPv6 host": case("POST", "/v1/sources", 422, body=with_url("http://["), names=("url",)),
+    "a url with a port out of range": case(
+        "POST", "/v1/sources", 422, body=with_url("http://example.org:99999/x"), names=("url",)
+    ),
+    "a url without a host": case("POST", "/v1/sources", 422, body=with_url("http://:80/x"), names=("url",)),
     "a nul byte in a quote": case("POST", "/v1/sources", 422, body=with_claim(content="a\x00b")),
     "a nul byte in an entity name": case(
         "POST", "/v1/sources", 422, body=document("https://example.org/h/3", quote("x", {"name": "Me\x00rz"}))

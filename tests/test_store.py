@@ -225,3 +225,58 @@ async def test_a_claim_is_first_reported_by_its_earliest_source(db: Database) ->
     )
     assert await db.fetchval(first_reported, may.claims[0].id) == "2025-01-01"
     assert await db.fetchval(first_reported, unreported.claims[0].id) is None
+
+
+async def test_a_documents_plain_names_resolve_in_one_round_trip_as_they_would_one_by_one(db: Database) -> None:
+    from db import documents
+
+    merz = (await write_source_document(db, doc("https://tass.example/m", quote("Hello.")))).claims[0].id
+    merz_entity = await db.fetchval("SELECT entity_id FROM claim_speaker WHERE claim_id = $1", merz)
+    statements: list[str] = []
+    db.statement_listeners.append(statements.append)
+
+    result = await write_source_document(
+        db,
+        doc(
+            "https://reuters.example/1",
+            quote("Talks go on.", {"name": "merz", "kind": "person"}, mentions=[{"name": "Olaf Scholz"}]),
+            quote("We agree.", {"name": "Keir Starmer", "kind": "person", "aliases": ["Starmer"]}),
+            publisher="Reuters",
+        ),
+    )
+
+    assert statements.count(documents.RESOLVE_MANY_BY_NAMES) == 1
+    assert documents.RESOLVE_BY_NAMES not in statements
+    assert result.entities_created == 3  # "merz" is Friedrich Merz
+    speakers = [
+        await db.fetchval("SELECT entity_id FROM claim_speaker WHERE claim_id = $1", c.id) for c in result.claims
+    ]
+    assert speakers[0] == merz_entity
+    rows = await db.fetch("SELECT name, kind FROM entity WHERE id > $1 ORDER BY id", merz_entity)
+    assert [(r["name"], r["kind"]) for r in rows] == [
+        ("Reuters", "organization"),  # in the order the document names them: publisher, then claim by claim
+        ("Olaf Scholz", "other"),
+        ("Keir Starmer", "person"),
+    ]
+    aliases = await db.fetch("SELECT alias FROM entity_alias WHERE entity_id = $1 ORDER BY alias", speakers[1])
+    assert [r["alias"] for r in aliases] == ["Keir Starmer", "Starmer"]
+
+
+async def test_names_a_document_shares_between_references_resolve_one_by_one_to_one_entity(db: Database) -> None:
+    from db import documents
+
+    statements: list[str] = []
+    db.statement_listeners.append(statements.append)
+    result = await write_source_document(
+        db,
+        doc(
+            "https://tass.example/overlap",
+            quote("Borders matter.", {"name": "Merz", "kind": "person"}),
+            quote("So do treaties.", MERZ),  # Friedrich Merz, also known as "Merz"
+        ),
+    )
+    assert documents.RESOLVE_MANY_BY_NAMES not in statements
+    speakers = {
+        await db.fetchval("SELECT entity_id FROM claim_speaker WHERE claim_id = $1", c.id) for c in result.claims
+    }
+    assert len(speakers) == 1
