@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import os
+import signal
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -75,6 +76,10 @@ def serve(host: str, port: int, workers: int) -> None:
     _run(_with_db(settings, dsn, prepare))
     os.environ["CLAIMS_LOAD_DEMO"] = "false"  # loaded above, once
     click.echo(f"Claimsbase on http://{host}:{port}  (docs: /docs, GraphQL: /graphql)", err=True)
+    # uvicorn shuts down gracefully on SIGTERM and then re-raises it; with the default action the
+    # process would die there, skipping the exit handlers that stop the embedded PostgreSQL. Exit
+    # instead, with the status a SIGTERM death reports (143), so they run.
+    signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))
     uvicorn.run(
         "api.app:create_app",
         factory=True,
