@@ -188,11 +188,8 @@ HANDLERS: dict[type[Exception], Callable[[Request, Exception], Awaitable[Respons
 
 async def response_for(request: Request, exc: Exception) -> Response:
     """The problem document for ``exc``, from the handler of its nearest class (as Starlette picks)."""
-    for cls in type(exc).__mro__:
-        handler = HANDLERS.get(cls)
-        if handler is not None:
-            return await handler(request, exc)
-    raise exc  # a BaseException that is not an Exception: not ours to answer
+    handler = next(HANDLERS[cls] for cls in type(exc).__mro__ if cls in HANDLERS)  # Exception is last
+    return await handler(request, exc)
 
 
 def install(app: FastAPI) -> None:

@@ -59,11 +59,6 @@ COLUMNS = (
 )
 
 
-def column(path: str) -> str:
-    """The CSV column behind a document path: ``column("claims[0].said_at") == "claim_date"``."""
-    return next((col for key, col in COLUMNS if key in path), path)
-
-
 def site(url: str) -> tuple[str, str]:
     """The review site's name and host: ``site("http://www.politifact.com/x") == ("PolitiFact", "politifact.com")``."""
     host = (urlsplit(url).hostname or "").removeprefix("www.")
@@ -155,7 +150,7 @@ def parse_row(name: str, line: int, row: dict[str, str], topic: str | None) -> P
     missing = [c for c in ("claimer", "text", "review_url") if not row.get(c, "").strip()]
     if missing:
         return Parsed(line, failures=[Failure(name, line, missing[0], "is empty")])
-    doc = validate(name, line, document(row, topic), column)
+    doc = validate(name, line, document(row, topic), COLUMNS)
     return Parsed(line, [doc]) if not isinstance(doc, list) else Parsed(line, failures=doc)
 
 

@@ -43,7 +43,7 @@ def parse_line(name: str, number: int, line: bytes | None, cap: int = MAX_LINE_B
     try:
         return Parsed(number, [SourceDocument.model_validate_json(line)])
     except ValidationError as exc:
-        return Parsed(number, failures=invalid(name, number, exc, lambda path: path))
+        return Parsed(number, failures=invalid(name, number, exc))
 
 
 def read_ndjson(path: Path, *, limit: int | None = None, progress: Progress | None = None) -> Iterator[Parsed]:

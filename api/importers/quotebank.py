@@ -35,11 +35,6 @@ COLUMNS = (
 )
 
 
-def column(path: str) -> str:
-    """The CSV column behind a document path: ``column("claims[0].said_at") == "date"``."""
-    return next((col for key, col in COLUMNS if key in path), path)
-
-
 def python_list(value: str) -> list[str]:
     """A list of strings written as a Python literal: ``python_list("['Q317521']") == ['Q317521']``."""
     try:
@@ -95,7 +90,7 @@ def parse_row(name: str, line: int, row: dict[str, str]) -> Parsed:
         return Parsed(line, failures=[Failure(name, line, "urls", "no article prints the quotation")])
     parsed = Parsed(line)
     for i, url in enumerate(urls):
-        doc = validate(name, line, document(row, qids, url), column)
+        doc = validate(name, line, document(row, qids, url), COLUMNS)
         if isinstance(doc, list):
             parsed.failures.extend(
                 Failure(f.file, f.line, f"urls[{i}]" if f.field == "urls" else f.field, f.reason) for f in doc

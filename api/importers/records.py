@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,6 +15,9 @@ from api.errors import field_path
 from schema.documents import SourceDocument
 
 Progress = Callable[[int], None]
+# Where document fields come from in a CSV format: (a part of the document path, the input column);
+# the first pair whose part the path contains names the column. ``()``: the path is the name.
+Columns = Sequence[tuple[str, str]]
 # A CSV field larger than this is a broken record, not a quotation.
 CSV_FIELD_LIMIT = 1_000_000
 
@@ -103,19 +106,22 @@ def csv_rows(text: io.TextIOBase, name: str) -> Iterator[tuple[int, dict[str, st
         yield line, row if garbled is None else Failure(name, line, garbled, "is not valid UTF-8")
 
 
-def invalid(name: str, line: int, exc: ValidationError, columns: Callable[[str], str]) -> list[Failure]:
-    """A pydantic error as failures naming the input column (``columns`` maps document paths to them)."""
+def column_of(path: str, columns: Columns) -> str:
+    """The input column behind a document path: ``column_of("claims[0].said_at", [("said_at", "date")]) == "date"``."""
+    return next((column for part, column in columns if part in path), path)
+
+
+def invalid(name: str, line: int, exc: ValidationError, columns: Columns = ()) -> list[Failure]:
+    """A pydantic error as failures naming the input column (`Columns`)."""
     out = []
     for err in exc.errors():
         path = field_path([p for p in err.get("loc", ()) if not str(p).startswith("function-")])
         message = str(err.get("msg", "invalid")).removeprefix("Value error, ")
-        out.append(Failure(name, line, columns(path), message))
+        out.append(Failure(name, line, column_of(path, columns), message))
     return out
 
 
-def validate(
-    name: str, line: int, raw: dict[str, Any], columns: Callable[[str], str]
-) -> SourceDocument | list[Failure]:
+def validate(name: str, line: int, raw: dict[str, Any], columns: Columns) -> SourceDocument | list[Failure]:
     """``raw`` as a validated document, or the failures naming the offending input columns."""
     try:
         return SourceDocument.model_validate(raw)
