@@ -6,6 +6,7 @@ once; each test starts from empty tables.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import tempfile
@@ -20,6 +21,7 @@ import pytest
 from fastapi import FastAPI
 
 from api.app import create_app
+from api.graphql.listener import listener_of
 from api.settings import Settings
 from db.database import Database
 from db.keys import SCOPES, create_key
@@ -114,11 +116,20 @@ async def keys(db: Database) -> dict[str, str]:
     return {scope: (await create_key(db, [scope], name=f"test {scope}")).secret for scope in SCOPES}
 
 
+async def settled(app: FastAPI) -> None:
+    """Wait until the app's background start-up is done: the subscriptions listener reads the store
+    once it has connected, and that statement must not land in a test's statement counts."""
+    listener = listener_of(app)
+    if listener is not None:
+        await asyncio.wait_for(listener.connected.wait(), timeout=30)
+
+
 @pytest.fixture
 async def app(db: Database, settings: Settings) -> AsyncIterator[FastAPI]:
-    """The app in-process, with its lifespan running."""
+    """The app in-process, with its lifespan running and its start-up settled."""
     app = create_app(settings, database=db)
     async with app.router.lifespan_context(app):
+        await settled(app)
         yield app
 
 

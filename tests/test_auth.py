@@ -20,6 +20,7 @@ from api.errors import Problem
 from api.settings import Settings
 from db.database import Database
 from db.keys import create_key, hash_token, list_keys, parse_token, revoke_key
+from tests.conftest import settled
 
 CHALLENGE = 'ApiKey header="X-API-Key"'
 
@@ -52,6 +53,7 @@ async def serve(
     app = create_app(settings, database=db)
     routes(app)
     async with app.router.lifespan_context(app):
+        await settled(app)
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
             yield http
