@@ -62,11 +62,15 @@ class Authenticator:
     async def caller(self, token: str | None, client: str) -> Caller:
         """The caller ``token`` identifies; anonymous without one; `Problem` 401 for a bad one."""
         if not token:
-            return Caller(None, self.anonymous_scopes, client)
+            return self.anonymous(client)
         key = await self._verified(token)
         if key is None:
             raise Problem(401, "The API key is invalid or has been revoked.", headers=CHALLENGE)
         return Caller(key.id, implied_scopes(key.scopes), client, key.prefix)
+
+    def anonymous(self, client: str) -> Caller:
+        """The caller without a key."""
+        return Caller(None, self.anonymous_scopes, client)
 
     async def _verified(self, token: str) -> keys.VerifiedKey | None:
         # Cached by the token's hash, so no secret lingers in the worker's memory.
@@ -147,6 +151,7 @@ def require(scope: str) -> Callable[[Request], Awaitable[Caller]]:
     return dependency
 
 
-ReadCaller = Annotated[Caller, Depends(require("read"))]
+require_read = require("read")
+ReadCaller = Annotated[Caller, Depends(require_read)]
 WriteCaller = Annotated[Caller, Depends(require("write"))]
 AdminCaller = Annotated[Caller, Depends(require("admin"))]

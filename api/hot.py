@@ -71,7 +71,7 @@ class HotRoutes:
         from api.rest import claims
 
         try:
-            caller = await auth.require("read")(request)
+            caller = await auth.require_read(request)
         except errors.Problem:
             return None  # FastAPI gives the 401/403, with everything else it checks first
         state = self.app_state

@@ -1,8 +1,9 @@
 """The floor: the statements Claimsbase runs, from a bare ASGI app, result bytes straight out.
 
-No routing framework, no validation, no middleware: the path picks the statement, an asyncpg
-pool (no reset on release, like db/database.py) runs it, and the JSON text PostgreSQL built is
-the response body. Whatever Claimsbase spends above this is the cost of being an API.
+No routing framework, no validation, no middleware: the path picks the statement, a connection
+from the app's own pool (`db.pool`, no reset on release, as db/database.py uses it) runs it, and
+the JSON text PostgreSQL built is the response body. Whatever Claimsbase spends above this is the
+cost of being an API.
 
     BENCH_DSN=postgresql://… BENCH_WORDS=energy,oil uvicorn bench.floor:app --workers 2
 
@@ -20,12 +21,14 @@ from urllib.parse import parse_qs
 import asyncpg
 
 from bench import queries
+from db.pool import Pool
 
 JSON_HEADERS = [(b"content-type", b"application/json")]
 
 
-async def _no_reset(conn: Any) -> None:
-    """Skip asyncpg's reset on release, as the app's pool does."""
+async def _connect() -> asyncpg.Connection:
+    settings = {"TimeZone": "UTC", "application_name": "bench-floor"}
+    return await asyncpg.connect(os.environ["BENCH_DSN"], server_settings=settings)
 
 
 class Statements:
@@ -65,7 +68,7 @@ class Floor:
     """The ASGI app."""
 
     def __init__(self) -> None:
-        self.pool: asyncpg.Pool | None = None  # type: ignore[type-arg]
+        self.pool: Pool | None = None
         self.statements: Statements | None = None
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -82,13 +85,7 @@ class Floor:
             if message["type"] == "lifespan.startup":
                 words = [w for w in os.environ.get("BENCH_WORDS", "energy").split(",") if w]
                 self.statements = Statements(words)
-                self.pool = await asyncpg.create_pool(
-                    os.environ["BENCH_DSN"],
-                    min_size=2,
-                    max_size=10,
-                    reset=_no_reset,
-                    server_settings={"TimeZone": "UTC", "application_name": "bench-floor"},
-                )
+                self.pool = await Pool(_connect, min_size=2, max_size=10).start()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 if self.pool is not None:
@@ -112,7 +109,7 @@ class Floor:
             case ["gql", "search", word]:
                 sql, params = s.search[word]
             case ["rest", "claims", ident]:
-                row = await self.pool.fetchrow(s.get_claim, int(ident))
+                row = await self.run(asyncpg.Connection.fetchrow, s.get_claim, [int(ident)])
                 return (200, row["body"].encode()) if row else (404, b"{}")
             case ["rest", "speaker", ident]:
                 qs = {k: v[0] for k, v in parse_qs(query_string.decode()).items()}
@@ -126,14 +123,22 @@ class Floor:
                 return await self.page(*rest_list(ClaimFilter(q=word)))
             case _:
                 return 404, b"{}"
-        text = await self.pool.fetchval(sql, *params)
+        text = await self.run(asyncpg.Connection.fetchval, sql, params)
         return 200, text.encode()
 
     async def page(self, sql: str, params: list[Any]) -> tuple[int, bytes]:
-        assert self.pool is not None
-        row = await self.pool.fetchrow(sql, *params)
+        row = await self.run(asyncpg.Connection.fetchrow, sql, params)
         assert row is not None
         return 200, row["body"].encode()
+
+    async def run(self, method: Any, sql: str, params: list[Any]) -> Any:
+        """One statement on a pooled connection."""
+        assert self.pool is not None
+        conn = await self.pool.acquire()
+        try:
+            return await method(conn, sql, *params)
+        finally:
+            self.pool.release(conn)
 
 
 app = Floor()

@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 import asyncpg
 import orjson
+
+from db.pool import Pool
 
 log = logging.getLogger("claims.db")
 
@@ -59,16 +61,13 @@ async def _init_connection(conn: Connection) -> None:
         )
 
 
-async def _keep_session(conn: Connection) -> None:
-    """Pool release hook that skips asyncpg's default four-statement reset.
-
-    asyncpg still rolls back any open transaction before this runs. The default reset also
-    unlocks session advisory locks, closes cursors, UNLISTENs and RESETs settings; pooled
-    connections here never take session locks (only `pg_advisory_xact_lock`), never LISTEN
-    (the listener has its own connection), never SET outside a transaction (settings come from
-    `server_settings`) and open cursors only inside transactions — so the reset would protect
-    nothing and costs a round trip per request.
-    """
+# No reset when a connection goes back to the pool (asyncpg's pool sends a four-statement one by
+# default: unlock session advisory locks, close cursors, UNLISTEN, RESET settings). Pooled
+# connections here never take session locks (only `pg_advisory_xact_lock`), never LISTEN (the
+# listener has its own connection), never SET outside a transaction (settings come from
+# `server_settings`) and open cursors only inside transactions; a connection given back inside a
+# transaction is closed, not reused (db.pool). The reset would protect nothing and cost a round
+# trip per request.
 
 
 @dataclass
@@ -84,26 +83,29 @@ class Database:
     min_size: int = 2
     max_size: int = 10
     command_timeout_s: float = 10.0
-    pool: asyncpg.Pool | None = None
+    pool: Pool | None = None
     statement_listeners: list[Callable[[str], None]] = field(default_factory=list)
     slow_ms: float = 500.0
 
     async def connect(self) -> None:
         """Open the pool; PostgreSQL must be reachable."""
-        self.pool = await asyncpg.create_pool(
-            self.dsn,
-            min_size=self.min_size,
-            max_size=self.max_size,
-            command_timeout=self.command_timeout_s,
-            init=_init_connection,
-            reset=_keep_session,
-            server_settings={
-                "statement_timeout": str(self.statement_timeout_ms),
-                "application_name": "claimsbase",
-                "TimeZone": "UTC",
-                "idle_in_transaction_session_timeout": "60000",
-            },
-        )
+        settings = {
+            "statement_timeout": str(self.statement_timeout_ms),
+            "application_name": "claimsbase",
+            "TimeZone": "UTC",
+            "idle_in_transaction_session_timeout": "60000",
+        }
+
+        async def connect() -> Connection:
+            conn = await asyncpg.connect(self.dsn, command_timeout=self.command_timeout_s, server_settings=settings)
+            try:
+                await _init_connection(conn)
+            except BaseException:
+                conn.terminate()
+                raise
+            return conn
+
+        self.pool = await Pool(connect, min_size=self.min_size, max_size=self.max_size).start()
 
     async def close(self) -> None:
         """Close the pool, waiting briefly for connections in use."""
@@ -124,31 +126,47 @@ class Database:
     @asynccontextmanager
     async def acquire(self) -> AsyncIterator[Connection]:
         """A pooled connection; errors reaching the server become `DatabaseUnavailable`."""
-        if self.pool is None:
-            raise DatabaseUnavailable("the database pool is not open")
-        # The wait for a busy pool is bounded; with an idle connection there is no wait to bound,
-        # and asyncpg's timeout costs a task and a timer per acquisition.
-        timeout = None if self.pool.get_idle_size() else self.command_timeout_s
+        conn = await self._take()
         try:
-            async with self.pool.acquire(timeout=timeout) as proxy:
-                conn = cast(Connection, proxy)  # the proxy forwards every Connection method
-                try:
-                    yield conn
-                except _BROKEN:
-                    # The connection broke mid-statement (server restart, network): never hand it
-                    # back to the pool half-way through a protocol exchange.
-                    conn.terminate()
-                    raise
-                except asyncio.CancelledError:
-                    # Cancelled while using it (request timeout, client gone, a sibling resolver
-                    # failed): the server may still be running the statement and holding its locks.
-                    # Closing the connection ends both; the pool opens a fresh one when needed.
-                    conn.terminate()
-                    raise
-        except asyncpg.exceptions.QueryCanceledError as exc:
-            raise StatementTimeout("statement timed out") from exc
+            yield conn
+        except BaseException as exc:
+            translated = self._failed(conn, exc)
+            if translated is exc:
+                raise
+            raise translated from exc
+        finally:
+            self._give_back(conn)
+
+    async def _take(self) -> Connection:
+        pool = self.pool
+        if pool is None:
+            raise DatabaseUnavailable("the database pool is not open")
+        try:
+            # The wait for a busy pool is bounded; with an idle connection there is none to bound.
+            return await pool.acquire(None if pool.idle else self.command_timeout_s)
         except _UNAVAILABLE as exc:
             raise DatabaseUnavailable("the database is unavailable") from exc
+
+    def _give_back(self, conn: Connection) -> None:
+        if self.pool is not None:
+            self.pool.release(conn)
+        else:
+            conn.terminate()
+
+    @staticmethod
+    def _failed(conn: Connection, exc: BaseException) -> BaseException:
+        """What to raise for ``exc``, met while ``conn`` was in use."""
+        if isinstance(exc, (*_BROKEN, asyncio.CancelledError)):
+            # The connection broke mid-statement (server restart, network), or the caller was
+            # cancelled while using it (request timeout, client gone, a sibling resolver failed)
+            # and the server may still be running the statement and holding its locks: never
+            # reuse it half-way through a protocol exchange; closing it ends both.
+            conn.terminate()
+        if isinstance(exc, asyncpg.exceptions.QueryCanceledError):
+            return StatementTimeout("statement timed out")
+        if isinstance(exc, _UNAVAILABLE):
+            return DatabaseUnavailable("the database is unavailable")
+        return exc
 
     @asynccontextmanager
     async def transaction(self, isolation: str = "read_committed") -> AsyncIterator[Traced]:
@@ -158,23 +176,34 @@ class Database:
 
     async def fetch(self, sql: str, *args: Any) -> list[Record]:
         """All rows of one statement."""
-        async with self.acquire() as conn:
-            return await Traced(conn, self).fetch(sql, *args)
+        return await self._run(Connection.fetch, sql, args)  # type: ignore[no-any-return]
 
     async def fetchrow(self, sql: str, *args: Any) -> Record | None:
         """The first row of one statement, or None."""
-        async with self.acquire() as conn:
-            return await Traced(conn, self).fetchrow(sql, *args)
+        return await self._run(Connection.fetchrow, sql, args)  # type: ignore[no-any-return]
 
     async def fetchval(self, sql: str, *args: Any) -> Any:
         """The first column of the first row, or None."""
-        async with self.acquire() as conn:
-            return await Traced(conn, self).fetchval(sql, *args)
+        return await self._run(Connection.fetchval, sql, args)
 
     async def execute(self, sql: str, *args: Any) -> str:
         """Run one statement for its effect; returns the status tag."""
-        async with self.acquire() as conn:
-            return await Traced(conn, self).execute(sql, *args)
+        return await self._run(Connection.execute, sql, args)  # type: ignore[no-any-return]
+
+    async def _run(self, method: Callable[..., Awaitable[Any]], sql: str, args: tuple[Any, ...]) -> Any:
+        # `acquire` + `Traced`, without a context manager's generator: these carry every read.
+        conn = await self._take()
+        started = time.perf_counter()
+        try:
+            return await method(conn, sql, *args)
+        except BaseException as exc:
+            translated = self._failed(conn, exc)
+            if translated is exc:
+                raise
+            raise translated from exc
+        finally:
+            self._traced(sql, started)
+            self._give_back(conn)
 
 
 @dataclass

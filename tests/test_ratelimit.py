@@ -223,6 +223,17 @@ async def test_a_valid_key_has_its_own_bucket_and_an_invalid_one_does_not(
     assert bogus.status_code == 429
 
 
+async def test_a_blank_key_is_counted_against_the_address_not_a_bucket_shared_by_every_blank_key(
+    limited: httpx.AsyncClient,
+) -> None:
+    for _ in range(3):
+        await limited.get("/openapi.json")
+
+    blank = await limited.get("/openapi.json", headers={"X-API-Key": "   "})
+
+    assert blank.status_code == 429  # this address's bucket, already spent
+
+
 async def test_limits_are_off_at_zero(client: httpx.AsyncClient) -> None:
     for _ in range(5):
         response = await client.get("/openapi.json")

@@ -14,7 +14,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
-from api.auth import caller_from_headers, header_token, require
+from api.auth import caller_from_headers, header_token, require_read
 from api.errors import Problem, problem_response
 from api.graphql.executor import Executor
 from api.graphql.listener import install as install_listener
@@ -111,7 +111,7 @@ def install(app: FastAPI, settings: Settings) -> None:
                 return problem_response(400, "The body must be a JSON object.", kind="bad-request")
             allow_mutations = True
         try:
-            caller = await require("read")(request)
+            caller = await require_read(request)
         except Problem as exc:  # a bad key, or no key where reads need one: the same 401/403 as REST
             return problem_response(exc.status, exc.detail, kind=exc.kind, headers=exc.headers)
         context = functools.partial(context_for, request, caller)  # made only if resolvers run
