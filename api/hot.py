@@ -26,6 +26,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api import auth, errors
+from api.rest import claims as rest_claims
 from schema.common import MAX_ID
 
 Endpoint = Callable[[Request], Awaitable[Response | None]]  # None: let FastAPI answer
@@ -68,15 +69,13 @@ class HotRoutes:
 
     async def get_claim(self, request: Request) -> Response | None:
         """`api.rest.claims.get_claim`, or None (→ FastAPI) when the caller may not read."""
-        from api.rest import claims
-
         try:
             caller = await auth.require_read(request)
         except errors.Problem:
             return None  # FastAPI gives the 401/403, with everything else it checks first
         state = self.app_state
         claim_id = int(request.scope["path"].rsplit("/", 1)[1])
-        return await claims.get_claim(request, claim_id, state.db, state.settings, caller)
+        return await rest_claims.get_claim(request, claim_id, state.db, state.settings, caller)
 
 
 def _header(scope: Scope, name: bytes) -> bytes:
