@@ -135,7 +135,13 @@ def lines(refused: bool) -> list[str]:
             claim("Not printed.", speaker("Mark Rutte"), quote=""),
             published_at="2025-11-29",
         ),
-        document("https://i.example/9", claim("Not printed.", speaker("mark rutte")), published_at="2025-11-02"),
+        # A name without a kind is an entity of kind "other", which a later kind finds.
+        document(
+            "https://i.example/9",
+            claim("Not printed.", speaker("mark rutte"), mentions=[{"name": "NATO"}]),
+            claim("We stand together.", speaker("Nato", "organization")),
+            published_at="2025-11-02",
+        ),
     ]
     if refused:  # a topic name longer than the database takes (pydantic takes up to 500 characters)
         docs.append(
