@@ -116,9 +116,16 @@ def db_migrate() -> None:
     show_default=True,
 )
 @click.option("--quiet", is_flag=True, help="no progress bar")
-def load(files: tuple[Path, ...], fmt: str, quiet: bool) -> None:
+@click.option(
+    "--batch-size",
+    "batch",
+    type=click.IntRange(min=1),
+    help="documents written per transaction, at most [default: 100]; 1 writes each on its own",
+)
+def load(files: tuple[Path, ...], fmt: str, quiet: bool, batch: int | None) -> None:
     """Load source documents from NDJSON, ClaimsKG CSV or Quotebank CSV files; bad lines are reported."""
     from api.importers import detect_format, load_files
+    from api.importers.loader import BATCH_DOCUMENTS
 
     if fmt == "auto":
         for path in files:  # before the database is opened: a usage error, not a traceback
@@ -127,7 +134,13 @@ def load(files: tuple[Path, ...], fmt: str, quiet: bool) -> None:
             except ValueError as exc:
                 raise click.UsageError(str(exc)) from None
     settings = Settings.from_env()
-    report = _run(_with_db(settings, resolve_dsn(settings), lambda d: load_files(d, files, fmt, progress=not quiet)))
+    report = _run(
+        _with_db(
+            settings,
+            resolve_dsn(settings),
+            lambda d: load_files(d, files, fmt, progress=not quiet, batch=batch or BATCH_DOCUMENTS),
+        )
+    )
     click.echo(json.dumps(report.summary()), err=False)
     if report.failed and not report.written:
         sys.exit(1)

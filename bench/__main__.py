@@ -374,15 +374,7 @@ def main(argv: list[str]) -> int:
     if "import" not in skip:
         log(f"phase: bulk import of {args.import_claims:,} claims")
         try:
-            per_s, copy_per_s, how = importing.run(args.dsn, args.import_claims)
-            rep.extra += [
-                "## Bulk import",
-                "",
-                "| path | claims/s | share of COPY |",
-                "| --- | ---: | ---: |",
-                f"| {how} | {per_s:,.0f} | {per_s / copy_per_s:.1%} |",
-                f"| plain `COPY` of the same rows (one row per claim), scratch table | {copy_per_s:,.0f} | 100% |",
-            ]
+            rep.extra += report.import_table(importing.run(args.dsn, args.import_claims))
         except Exception as exc:
             rep.extra += ["## Bulk import", "", f"not run: {exc}"[:300]]
     rep.extra.append(f"Total run time: {time.monotonic() - begun:.0f} s.")

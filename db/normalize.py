@@ -44,6 +44,8 @@ _TRANSLATE = str.maketrans(
 
 def fold(text: str) -> str:
     """Case-fold and strip accents: ``fold("Friédrich MERZ") == "friedrich merz"``."""
+    if text.isascii():  # nothing to translate, decompose or strip: most names and quotes, at a fraction of the cost
+        return text.lower()
     decomposed = unicodedata.normalize("NFKD", text.translate(_TRANSLATE))
     stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return stripped.casefold()

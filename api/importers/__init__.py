@@ -1,10 +1,11 @@
-"""`claims load`: stream NDJSON, ClaimsKG and Quotebank files into the store, one document at a time.
+"""`claims load`: stream NDJSON, ClaimsKG and Quotebank files into the store, a batch at a time.
 
-Every input record becomes one or more `SourceDocument`s written with
-`db.documents.write_source_document` (one transaction each, idempotent). A record that cannot be
-read, validated or written is counted and reported with its line and the offending field; the rest
-go on. Memory stays bounded whatever the file size: records are read as they are written, with at
-most a few in flight.
+Every input record becomes one or more `SourceDocument`s, written with the outcome of
+`db.documents.write_source_document` called on each in file order (idempotent), but many in one
+transaction (`db.bulk.write_documents`; documents it cannot express are written alone). A record
+that cannot be read, validated or written is counted and reported with its line and the offending
+field; the rest go on. Memory stays bounded whatever the file size: records are read as they are
+written, with at most a few batches in flight.
 
 >>> from pathlib import Path
 >>> detect_format(Path("claims.ndjson"))

@@ -1,0 +1,482 @@
+"""Writing many source documents in one transaction: one statement per kind of row for all of them.
+
+`claims load` spends most of a one-document transaction (`db.documents.write_source_document`) on
+round trips and on PostgreSQL setting up each small statement; `write_documents` writes a batch of
+consecutive documents with the same statements spanning the batch. The outcome is the outcome of
+writing them one at a time in order: the names are looked up once for the whole batch and resolved
+here document by document against what the database holds plus what the earlier documents of the
+batch created (`_Names`), so the first document naming an entity creates it with its spelling, kind
+and description, and every name becomes an alias; a source or claim given twice in a batch is one
+row, created by its first document, with an appearance in each source.
+
+Only `batchable` documents go this way: plain names (no id, external id or role), no relations, no
+cited sources. The rest need look-ups that depend on one another and stay with the one-document
+writer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from db.database import Database, Traced
+from db.documents import (
+    _INVALID,
+    _RETRYABLE,
+    MERGE_LOCK,
+    RETRIES,
+    WRITE_LOCKS,
+    ClaimOutcome,
+    DocumentError,
+    WriteResult,
+    _columns,
+    _constraint_field,
+    _constraint_message,
+    _entity_refs,
+    _refs_in_order,
+)
+from db.normalize import claim_fingerprint, name_norm, source_key
+from schema.documents import ClaimIn, EntityRef, SourceDocument
+
+# Every entity answering to one of the batch's names, with what RESOLVE_BY_NAMES orders them by.
+ALIAS_CANDIDATES = """
+SELECT a.norm, e.id, e.kind, e.name_norm FROM entity_alias a JOIN entity e ON e.id = a.entity_id
+WHERE a.norm = ANY($1::text[]) AND e.merged_into IS NULL
+"""
+# The batch's new entities (in the order the documents name them) and every name as an alias of the
+# entity it resolved to: $5 is the existing entity, or NULL and ($6, $7) the new entity's kind and
+# name_norm (never two new entities with both the same: the second would have found the first).
+INSERT_ENTITIES = """
+WITH created AS (
+  INSERT INTO entity (kind, name, name_norm, description)
+  SELECT t.kind, t.name, t.name_norm, t.description
+  FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY
+    AS t (kind, name, name_norm, description, ord)
+  ORDER BY t.ord
+  RETURNING id, kind, name_norm
+), aliases AS (
+  INSERT INTO entity_alias (entity_id, alias, norm)
+  SELECT coalesce(t.entity_id, c.id), t.alias, t.norm
+  FROM unnest($5::bigint[], $6::text[], $7::text[], $8::text[], $9::text[]) WITH ORDINALITY
+    AS t (entity_id, kind, name_norm, alias, norm, ord)
+  LEFT JOIN created c ON c.kind = t.kind AND c.name_norm = t.name_norm
+  ORDER BY t.ord
+  ON CONFLICT DO NOTHING
+)
+SELECT id, kind, name_norm FROM created
+"""
+ADD_TOPICS = """
+INSERT INTO topic (slug, name)
+SELECT t.slug, t.name FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS t (slug, name, ord)
+ORDER BY t.ord
+ON CONFLICT (slug) DO NOTHING
+"""
+INSERT_SOURCES = """
+INSERT INTO source (key, kind, title, url, publisher_id, published_at, language, text)
+SELECT t.key, t.kind, t.title, t.url, t.publisher_id, t.published_at, t.language, t.text
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::timestamptz[], $7::text[],
+            $8::text[]) WITH ORDINALITY
+  AS t (key, kind, title, url, publisher_id, published_at, language, text, ord)
+ORDER BY t.ord
+ON CONFLICT (key) DO NOTHING
+RETURNING id, key, published_at
+"""
+# The sources that were there already (a statement of its own: one committed by another writer
+# while INSERT_SOURCES waited is not in that statement's snapshot), filling in a missing text or
+# language as FILL_SOURCE does.
+FILL_SOURCES = """
+WITH t AS (
+  SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) AS t (key, text, language)
+), filled AS (
+  UPDATE source s SET text = coalesce(s.text, t.text), language = coalesce(s.language, t.language)
+  FROM t
+  WHERE s.key = t.key
+    AND ((s.text IS NULL AND t.text IS NOT NULL) OR (s.language IS NULL AND t.language IS NOT NULL))
+)
+SELECT s.id, s.key, s.published_at FROM source s JOIN t ON s.key = t.key
+"""
+ADD_AUTHORS = """
+INSERT INTO source_author (source_id, entity_id, position)
+SELECT t.source_id, t.entity_id, t.position
+FROM unnest($1::bigint[], $2::bigint[], $3::int[]) WITH ORDINALITY AS t (source_id, entity_id, position, ord)
+ORDER BY t.ord
+ON CONFLICT DO NOTHING
+"""
+# INSERT_CLAIMS with first_reported_at given: a new claim's appearances are all new, so it is the
+# earliest date among the batch's sources that print it (the one-at-a-time writer gets there by
+# moving it back as each appearance is added).
+INSERT_CLAIMS = """
+WITH added AS (
+  INSERT INTO claim (fingerprint, content, kind, language, said_at, said_at_precision, location_id,
+                     first_reported_at)
+  SELECT t.fingerprint, t.content, t.kind, t.language, t.said_at, t.said_at_precision, t.location_id,
+         t.first_reported_at
+  FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], $7::bigint[],
+              $8::timestamptz[]) WITH ORDINALITY
+    AS t (fingerprint, content, kind, language, said_at, said_at_precision, location_id, first_reported_at, ord)
+  ORDER BY t.ord
+  ON CONFLICT (fingerprint) DO NOTHING
+  RETURNING id, fingerprint
+), speakers AS (
+  INSERT INTO claim_speaker (claim_id, entity_id, role, position)
+  SELECT added.id, t.entity_id, t.role, t.position
+  FROM added JOIN unnest($9::text[], $10::bigint[], $11::text[], $12::int[])
+    AS t (fingerprint, entity_id, role, position) ON t.fingerprint = added.fingerprint
+  ON CONFLICT DO NOTHING
+)
+SELECT id, fingerprint FROM added
+"""
+CLAIMS_BY_FINGERPRINT = "SELECT id, fingerprint FROM claim WHERE fingerprint = ANY($1::text[])"
+ADD_MENTIONS = """
+INSERT INTO mention (claim_id, entity_id) SELECT * FROM unnest($1::bigint[], $2::bigint[]) ON CONFLICT DO NOTHING
+"""
+ADD_CLAIM_TOPICS = """
+INSERT INTO claim_topic (claim_id, topic_id)
+SELECT t.claim_id, topic.id FROM unnest($1::bigint[], $2::text[]) AS t (claim_id, slug)
+JOIN topic ON topic.slug = t.slug
+ON CONFLICT DO NOTHING
+"""
+# INSERT_APPEARANCES with a source per row: a claim that was there before the batch moves its
+# first_reported_at back to the earliest source that newly prints it (aggregated first: an UPDATE …
+# FROM with several rows for one claim would take any one of them).
+INSERT_APPEARANCES = """
+WITH added AS (
+  INSERT INTO appearance (claim_id, source_id, quote, span_start, span_end)
+  SELECT t.claim_id, t.source_id, t.quote, t.span_start, t.span_end
+  FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::int[], $5::int[]) WITH ORDINALITY
+    AS t (claim_id, source_id, quote, span_start, span_end, ord)
+  ORDER BY t.ord
+  ON CONFLICT (claim_id, source_id) DO NOTHING
+  RETURNING claim_id, source_id
+), earliest AS (
+  SELECT a.claim_id, min(s.published_at) AS at
+  FROM added a JOIN source s ON s.id = a.source_id
+  WHERE s.published_at IS NOT NULL
+  GROUP BY a.claim_id
+), reported AS (
+  UPDATE claim SET first_reported_at = e.at
+  FROM earliest e
+  WHERE claim.id = e.claim_id AND (claim.first_reported_at IS NULL OR e.at < claim.first_reported_at)
+)
+SELECT claim_id, source_id FROM added
+"""
+
+# Ids of entities the batch creates, until INSERT_ENTITIES gives the real ones: above every real id,
+# in creation order, as the real ones will be (RESOLVE_BY_NAMES prefers the lowest id on a tie).
+NEW = 1 << 62
+# The same few names come back in document after document (speakers, outlets): normalised once.
+_norm = functools.lru_cache(maxsize=1 << 16)(name_norm)
+
+
+def batchable(doc: SourceDocument) -> bool:
+    """True when `write_documents` can write ``doc``: every entity is referred to by a plain name (no
+    id, external id or role), and no claim has relations or a cited source."""
+    for claim in doc.claims:
+        if claim.relations or (claim.appearance is not None and claim.appearance.cited_source is not None):
+            return False
+    return all(
+        ref.id is None and not ref.external_ids and not ref.roles and ref.name is not None and _norm(ref.name)
+        for ref in _refs_in_order(doc)
+    )
+
+
+def _ref_key(ref: EntityRef) -> tuple[Any, ...]:
+    """What tells two plain references apart (the one-document writer's cache key, model_dump_json)."""
+    return (ref.name, ref.kind, tuple(ref.aliases), ref.description)
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    id: int
+    kind: str
+    name_norm: str
+
+
+@dataclass
+class _NewEntity:
+    kind: str
+    name: str
+    name_norm: str
+    description: str | None
+
+
+class _Names:
+    """The entities the batch's names can find, kept as the database would hold them after each
+    document: RESOLVE_BY_NAMES's look-up and creation, done here for one document after another."""
+
+    def __init__(self, rows: list[Any]) -> None:
+        self.by_norm: dict[str, list[_Candidate]] = {}
+        for r in rows:
+            self.by_norm.setdefault(r["norm"], []).append(_Candidate(r["id"], r["kind"], r["name_norm"]))
+        self.created: list[_NewEntity] = []
+        # (entity id, alias, norm), first spelling kept: ON CONFLICT DO NOTHING keeps the first too
+        self.aliases: dict[tuple[int, str], str] = {}
+
+    def resolve(self, ref: EntityRef) -> tuple[int, bool]:
+        """The entity ``ref`` finds or creates, and whether it was created."""
+        assert ref.name is not None
+        names = [n for n in [ref.name, *ref.aliases] if n and _norm(n)]
+        norms = [_norm(n) for n in names]
+        norm0 = norms[0]
+        best: tuple[bool, bool, int] | None = None
+        for norm in norms:
+            for c in self.by_norm.get(norm, ()):
+                if ref.kind is None or c.kind == ref.kind or c.kind == "other":
+                    rank = (c.name_norm != norm0, norm != norm0, c.id)
+                    best = rank if best is None or rank < best else best
+        created = best is None
+        if best is None:
+            entity = _Candidate(NEW + len(self.created), ref.kind or "other", norm0)
+            self.created.append(_NewEntity(entity.kind, ref.name, norm0, ref.description))
+        else:
+            entity = next(c for norm in norms for c in self.by_norm.get(norm, ()) if c.id == best[2])
+        for name, norm in zip(names, norms, strict=True):
+            if (entity.id, norm) not in self.aliases:
+                self.aliases[(entity.id, norm)] = name
+                self.by_norm.setdefault(norm, []).append(entity)
+        return entity.id, created
+
+
+@dataclass
+class _Claim:
+    """A claim of a document with its references resolved."""
+
+    claim: ClaimIn
+    speakers: list[int]
+    location: int | None
+    mentions: list[int]
+    fingerprint: str = ""
+
+
+@dataclass
+class _Doc:
+    """One document of the batch as it is being written."""
+
+    doc: SourceDocument
+    refs: dict[tuple[Any, ...], int] = field(default_factory=dict)
+    entities_created: int = 0
+    claims: list[_Claim] = field(default_factory=list)
+    source_id: int = 0
+    source_created: bool = False
+
+    def entity(self, ref: EntityRef) -> int:
+        return self.refs[_ref_key(ref)]
+
+
+async def write_documents(db: Database, docs: list[SourceDocument]) -> list[WriteResult]:
+    """Write `batchable` ``docs`` in one transaction, with the outcome of writing them one at a time.
+
+    Raises `DocumentError` (nothing written) when one of them cannot be written; which one is for
+    the caller to find out by writing them one at a time. Serialisation failures and deadlocks
+    between concurrent writers are retried.
+    """
+    for attempt in range(RETRIES):
+        try:
+            async with db.transaction() as tx:
+                return await _write(tx, docs)
+        except _RETRYABLE:
+            if attempt == RETRIES - 1:
+                raise
+            await asyncio.sleep(0.01 * 2**attempt)
+        except _INVALID as exc:
+            raise DocumentError(_constraint_field(exc), _constraint_message(exc), "constraint") from exc
+    raise AssertionError("unreachable")
+
+
+async def _write(tx: Traced, docs: list[SourceDocument]) -> list[WriteResult]:
+    batch = [_Doc(doc) for doc in docs]
+    await tx.fetchval(WRITE_LOCKS, *_batch_lock_keys(docs))
+    await _resolve_entities(tx, batch)
+    await _add_topics(tx, docs)
+    published = await _write_sources(tx, batch)
+    for d in batch:
+        for c in d.claims:
+            c.fingerprint = claim_fingerprint(c.speakers, c.claim.content)
+    ids, created = await _insert_claims(tx, batch, published)
+    return await _add_links(tx, batch, ids, created)
+
+
+def _batch_lock_keys(docs: list[SourceDocument]) -> tuple[list[str], list[str | None], list[str | None]]:
+    """WRITE_LOCKS's keys for every document at once (`db.documents._lock_keys`; plain names only)."""
+    rows: set[tuple[str, str | None, str | None]] = {(MERGE_LOCK, None, None)}
+    for doc in docs:
+        for ref in _entity_refs(doc):
+            for name in [ref.name, *ref.aliases]:
+                if name and (norm := _norm(name)):
+                    rows.add(("n:" + norm, norm, ref.kind))
+    keys, norms, kinds = zip(*rows, strict=True)
+    return list(keys), list(norms), list(kinds)
+
+
+async def _resolve_entities(tx: Traced, batch: list[_Doc]) -> None:
+    """Resolve every reference of every document, in the one-document writer's order, and insert
+    the new entities and the aliases; fills each document's ``refs`` and ``claims``."""
+    norms = {_norm(n) for d in batch for ref in _refs_in_order(d.doc) for n in [ref.name, *ref.aliases] if n}
+    names = _Names(await tx.fetch(ALIAS_CANDIDATES, [n for n in norms if n]))
+    for d in batch:
+        for ref in _refs_in_order(d.doc):
+            key = _ref_key(ref)
+            if key not in d.refs:
+                d.refs[key], created = names.resolve(ref)
+                d.entities_created += created
+        for i, claim in enumerate(d.doc.claims):
+            speakers = [d.entity(s.entity) for s in claim.speakers]
+            if len(set(speakers)) != len(speakers):
+                raise DocumentError(f"claims[{i}].speakers", "the same entity is listed twice as a speaker")
+            location = d.entity(claim.location) if claim.location else None
+            d.claims.append(_Claim(claim, speakers, location, [d.entity(m) for m in claim.mentions]))
+    new = names.created
+    aliases = [
+        (None, new[eid - NEW].kind, new[eid - NEW].name_norm, alias, norm)
+        if eid >= NEW
+        else (eid, None, None, alias, norm)
+        for (eid, norm), alias in names.aliases.items()
+    ]
+    rows = await tx.fetch(
+        INSERT_ENTITIES,
+        [e.kind for e in new],
+        [e.name for e in new],
+        [e.name_norm for e in new],
+        [e.description for e in new],
+        *_columns(aliases, 5),
+    )
+    real = {(r["kind"], r["name_norm"]): int(r["id"]) for r in rows}
+    ids = {NEW + i: real[(e.kind, e.name_norm)] for i, e in enumerate(new)}
+    if ids:
+        for d in batch:
+            d.refs = {k: ids.get(v, v) for k, v in d.refs.items()}
+            for c in d.claims:
+                c.speakers = [ids.get(s, s) for s in c.speakers]
+                c.location = ids.get(c.location, c.location) if c.location is not None else None
+                c.mentions = [ids.get(m, m) for m in c.mentions]
+
+
+async def _add_topics(tx: Traced, docs: list[SourceDocument]) -> None:
+    slugs: dict[str, str] = {}
+    for doc in docs:
+        mine = {t.slug: t.name for t in doc.topics}
+        for claim in doc.claims:
+            for slug in claim.topics:
+                mine.setdefault(slug, slug.replace("-", " ").capitalize())
+        for slug, name in mine.items():
+            slugs.setdefault(slug, name)
+    if slugs:
+        await tx.execute(ADD_TOPICS, list(slugs), list(slugs.values()))
+
+
+async def _write_sources(tx: Traced, batch: list[_Doc]) -> dict[int, datetime | None]:
+    """Insert the batch's sources (one per key, created by its first document, with the first text
+    and language given) and their authors; fills each document's source; the sources' dates by id."""
+    keyed: dict[str, list[_Doc]] = {}
+    for d in batch:
+        src = d.doc.source
+        publisher = d.entity(src.publisher) if src.publisher else None
+        published_at = src.published_at if isinstance(src.published_at, datetime) else None
+        key = source_key(url=src.url, kind=src.kind, title=src.title, publisher_id=publisher, published_at=published_at)
+        keyed.setdefault(key, []).append(d)
+    rows = []
+    for key, group in keyed.items():
+        src = group[0].doc.source
+        text = next((g.doc.source.text for g in group if g.doc.source.text is not None), None)
+        language = next((g.doc.source.language for g in group if g.doc.source.language is not None), None)
+        publisher = group[0].entity(src.publisher) if src.publisher else None
+        published_at = src.published_at if isinstance(src.published_at, datetime) else None
+        url = key.removeprefix("url:") if key.startswith("url:") else None
+        rows.append((key, src.kind, src.title, url, publisher, published_at, language, text))
+    found = {r["key"]: r for r in await tx.fetch(INSERT_SOURCES, *_columns(rows, 8))}
+    created = set(found)
+    missing = [r for r in rows if r[0] not in found]
+    if missing:
+        found.update(
+            {r["key"]: r for r in await tx.fetch(FILL_SOURCES, *_columns([(r[0], r[7], r[6]) for r in missing], 3))}
+        )
+    authors: dict[tuple[int, int], int] = {}
+    for key, group in keyed.items():
+        source_id = int(found[key]["id"])
+        for i, d in enumerate(group):
+            d.source_id, d.source_created = source_id, i == 0 and key in created
+            for position, author in enumerate(d.doc.source.authors):
+                authors.setdefault((source_id, d.entity(author)), position)
+    if authors:
+        await tx.execute(ADD_AUTHORS, *_columns([(s, e, p) for (s, e), p in authors.items()], 3))
+    return {int(r["id"]): r["published_at"] for r in found.values()}
+
+
+async def _insert_claims(
+    tx: Traced, batch: list[_Doc], published: dict[int, datetime | None]
+) -> tuple[dict[str, int], set[str]]:
+    """Insert each claim not yet known, with its speakers: by its first mention in the batch."""
+    firsts: dict[str, _Claim] = {}
+    reported: dict[str, datetime] = {}
+    for d in batch:
+        at = published[d.source_id]
+        for c in d.claims:
+            firsts.setdefault(c.fingerprint, c)
+            if c.claim.appearance is not None and at is not None:
+                reported[c.fingerprint] = min(at, reported.get(c.fingerprint, at))
+    first = list(firsts.values())
+    speakers = [
+        (c.fingerprint, entity_id, speaker.role, position)
+        for c in first
+        for position, (entity_id, speaker) in enumerate(zip(c.speakers, c.claim.speakers, strict=True))
+    ]
+    rows = await tx.fetch(
+        INSERT_CLAIMS,
+        [c.fingerprint for c in first],
+        [c.claim.content for c in first],
+        [c.claim.kind for c in first],
+        [c.claim.language for c in first],
+        [c.claim.said_at for c in first],
+        [c.claim.said_at_precision for c in first],
+        [c.location for c in first],
+        [reported.get(c.fingerprint) for c in first],
+        *_columns(speakers, 4),
+    )
+    ids = {r["fingerprint"]: int(r["id"]) for r in rows}
+    created = set(ids)
+    if len(ids) < len(first):
+        known = [c.fingerprint for c in first if c.fingerprint not in ids]
+        ids.update({r["fingerprint"]: int(r["id"]) for r in await tx.fetch(CLAIMS_BY_FINGERPRINT, known)})
+    return ids, created
+
+
+async def _add_links(tx: Traced, batch: list[_Doc], ids: dict[str, int], created: set[str]) -> list[WriteResult]:
+    """Mentions, claim topics and appearances of every claim; what each document did."""
+    mentions = [(ids[c.fingerprint], m) for d in batch for c in d.claims for m in c.mentions]
+    if mentions:
+        await tx.execute(ADD_MENTIONS, *_columns(mentions, 2))
+    topics = [(ids[c.fingerprint], slug) for d in batch for c in d.claims for slug in c.claim.topics]
+    if topics:
+        await tx.execute(ADD_CLAIM_TOPICS, *_columns(topics, 2))
+    # Each document's first appearance of each claim; of a claim in a source given twice, the first.
+    appearing: dict[tuple[int, int], _Claim] = {}
+    for d in batch:
+        for c in d.claims:
+            if c.claim.appearance is not None:
+                appearing.setdefault((ids[c.fingerprint], d.source_id), c)
+    added: set[tuple[int, int]] = set()
+    if appearing:
+        rows = [
+            (claim_id, source_id, a.quote, a.span[0] if a.span else None, a.span[1] if a.span else None)
+            for (claim_id, source_id), c in appearing.items()
+            if (a := c.claim.appearance) is not None
+        ]
+        added = {
+            (int(r["claim_id"]), int(r["source_id"])) for r in await tx.fetch(INSERT_APPEARANCES, *_columns(rows, 5))
+        }
+    results = []
+    unclaimed = set(created)
+    for d in batch:
+        result = WriteResult(d.source_id, d.source_created, entities_created=d.entities_created)
+        for c in d.claims:
+            claim_id = ids[c.fingerprint]
+            pair = (claim_id, d.source_id)
+            result.claims.append(
+                ClaimOutcome(claim_id, c.fingerprint in unclaimed, pair in added and appearing[pair] is c)
+            )
+            unclaimed.discard(c.fingerprint)
+        results.append(result)
+    return results
