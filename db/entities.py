@@ -46,7 +46,7 @@ def search_sql(p: Params, *, q: str | None, kind: str | None, after: Cursor | No
         conds.append(f"e.kind = {p.add(kind)}")
     if q is not None:
         sort = "entities-rank"
-        tsq = f"to_tsquery('simple', {p.add(prefix_tsquery(q) or '')})"
+        tsq = f"(SELECT to_tsquery('simple', {p.add(prefix_tsquery(q) or '')}))"  # once per statement
         ranked = (
             f"SELECT al.entity_id AS id, max(ts_rank(al.search, {tsq}) + (al.norm = {p.add(name_norm(q))})::int)::real"
             f" AS rank FROM entity_alias al WHERE al.search @@ {tsq} GROUP BY al.entity_id"

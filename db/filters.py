@@ -245,7 +245,9 @@ def page_sql(
     elif sort == "-reported_at":
         key_expr, cast = "c.reported_key", "::timestamptz"
     else:
-        key_expr = f"ts_rank(c.search, websearch_to_tsquery('english', {p.add(tsquery_text(f.q or ''))}))::real"
+        # the tsquery as a sub-select: built once per statement, not once per ranked row (graph.search_sql)
+        tsq = f"(SELECT websearch_to_tsquery('english', {p.add(tsquery_text(f.q or ''))}))"
+        key_expr = f"ts_rank(c.search, {tsq})::real"
         cast = "::real"
 
     drive, order_key, order_id = "claim c", key_expr, "c.id"
