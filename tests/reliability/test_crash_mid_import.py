@@ -135,6 +135,25 @@ WHERE (SELECT count(*) FROM claim_speaker s WHERE s.claim_id = c.id)
 """
 
 
+async def backends(db: Database) -> set[int]:
+    """The client connections to this database, by server process id."""
+    rows = await db.fetch(
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND backend_type = 'client backend'"
+    )
+    return {int(r["pid"]) for r in rows}
+
+
+async def gone(db: Database, ours: set[int]) -> None:
+    """Wait until every connection but ``ours`` has ended: a killed server's connections end when
+    PostgreSQL reads their closed sockets, after a COMMIT already sent is applied — reading the
+    counts before then can miss a document that commits a moment later."""
+    for _ in range(400):
+        if not (await backends(db) - ours):
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"the killed server's connections are still open: {await backends(db) - ours}")
+
+
 async def counts(db: Database) -> dict[str, int]:
     row = await db.fetchrow(COUNTS)
     assert row is not None
@@ -148,6 +167,7 @@ async def test_a_server_killed_mid_import_leaves_no_half_written_source_and_the_
     key = (await create_key(db, ["write"], name="crash import")).secret
     headers = {**NDJSON, "X-API-Key": key}
     outcome: list[BaseException | httpx.Response] = []
+    ours = await backends(db)
 
     with claims_server(server_dsn) as server:
 
@@ -169,6 +189,7 @@ async def test_a_server_killed_mid_import_leaves_no_half_written_source_and_the_
     assert not sender.is_alive()
     assert outcome and isinstance(outcome[0], httpx.TransportError), f"the import was not cut short: {outcome}"
 
+    await gone(db, ours)
     partial = await counts(db)
     print("written before the kill:", partial)
     assert KILL_AFTER_SOURCES <= partial["source"] < DOCUMENTS
