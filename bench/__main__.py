@@ -260,7 +260,7 @@ def phase(
         if args.only:
             wanted = [w.strip().lower() for w in args.only.split(",") if w.strip()]
             wls = [wl for wl in wls if any(w in wl.name.lower() for w in wanted)]
-        log(f"phase: {workers} worker(s)")
+        log(f"phase: {workers} worker(s); prewarm: {asyncio.run(data.prewarm(ds.dsn))}")
         measure(wls, args)
     finally:
         for server in started:
