@@ -285,11 +285,11 @@ def page_sql(
         f"SELECT h.id FROM claim h WHERE h.search @@ websearch_to_tsquery('english', {p.add(tsquery_text(f.q))}) "
         f"LIMIT {few} + 1"
     )
-    keyed = f"SELECT {order_id} AS id, {order_key} AS k FROM {drive}"
+    select = f"SELECT {order_id} AS id, {order_key} AS k FROM {drive}"
     return (
         f"WITH hits AS MATERIALIZED ({hits}) SELECT id, k::text AS sort_key FROM ("
-        f"({keyed} WHERE (SELECT count(*) FROM hits) <= {few} AND c.id IN (SELECT id FROM hits) AND {where} {order}) "
-        f"UNION ALL ({keyed} WHERE (SELECT count(*) FROM hits) > {few} AND {where} {order})"
+        f"({select} WHERE (SELECT count(*) FROM hits) <= {few} AND c.id IN (SELECT id FROM hits) AND {where} {order}) "
+        f"UNION ALL ({select} WHERE (SELECT count(*) FROM hits) > {few} AND {where} {order})"
         f") u ORDER BY k {direction}, id {direction}"
     )
 
