@@ -17,7 +17,6 @@ writer.
 from __future__ import annotations
 
 import asyncio
-import functools
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -26,7 +25,10 @@ from db.database import Database, Traced
 from db.documents import (
     _INVALID,
     _RETRYABLE,
-    MERGE_LOCK,
+    ADD_CLAIM_TOPICS,
+    ADD_MENTIONS,
+    CLAIMS_BY_FINGERPRINT,
+    INSERT_CLAIMS,
     RETRIES,
     WRITE_LOCKS,
     ClaimOutcome,
@@ -35,7 +37,7 @@ from db.documents import (
     _columns,
     _constraint_field,
     _constraint_message,
-    _entity_refs,
+    _lock_keys,
     _refs_in_order,
 )
 from db.normalize import claim_fingerprint, name_norm, source_key
@@ -105,40 +107,6 @@ FROM unnest($1::bigint[], $2::bigint[], $3::int[]) WITH ORDINALITY AS t (source_
 ORDER BY t.ord
 ON CONFLICT DO NOTHING
 """
-# INSERT_CLAIMS with first_reported_at given: a new claim's appearances are all new, so it is the
-# earliest date among the batch's sources that print it (the one-at-a-time writer gets there by
-# moving it back as each appearance is added).
-INSERT_CLAIMS = """
-WITH added AS (
-  INSERT INTO claim (fingerprint, content, kind, language, said_at, said_at_precision, location_id,
-                     first_reported_at)
-  SELECT t.fingerprint, t.content, t.kind, t.language, t.said_at, t.said_at_precision, t.location_id,
-         t.first_reported_at
-  FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], $7::bigint[],
-              $8::timestamptz[]) WITH ORDINALITY
-    AS t (fingerprint, content, kind, language, said_at, said_at_precision, location_id, first_reported_at, ord)
-  ORDER BY t.ord
-  ON CONFLICT (fingerprint) DO NOTHING
-  RETURNING id, fingerprint
-), speakers AS (
-  INSERT INTO claim_speaker (claim_id, entity_id, role, position)
-  SELECT added.id, t.entity_id, t.role, t.position
-  FROM added JOIN unnest($9::text[], $10::bigint[], $11::text[], $12::int[])
-    AS t (fingerprint, entity_id, role, position) ON t.fingerprint = added.fingerprint
-  ON CONFLICT DO NOTHING
-)
-SELECT id, fingerprint FROM added
-"""
-CLAIMS_BY_FINGERPRINT = "SELECT id, fingerprint FROM claim WHERE fingerprint = ANY($1::text[])"
-ADD_MENTIONS = """
-INSERT INTO mention (claim_id, entity_id) SELECT * FROM unnest($1::bigint[], $2::bigint[]) ON CONFLICT DO NOTHING
-"""
-ADD_CLAIM_TOPICS = """
-INSERT INTO claim_topic (claim_id, topic_id)
-SELECT t.claim_id, topic.id FROM unnest($1::bigint[], $2::text[]) AS t (claim_id, slug)
-JOIN topic ON topic.slug = t.slug
-ON CONFLICT DO NOTHING
-"""
 # INSERT_APPEARANCES with a source per row: a claim that was there before the batch moves its
 # first_reported_at back to the earliest source that newly prints it (aggregated first: an UPDATE …
 # FROM with several rows for one claim would take any one of them).
@@ -167,8 +135,6 @@ SELECT claim_id, source_id FROM added
 # Ids of entities the batch creates, until INSERT_ENTITIES gives the real ones: above every real id,
 # in creation order, as the real ones will be (RESOLVE_BY_NAMES prefers the lowest id on a tie).
 NEW = 1 << 62
-# The same few names come back in document after document (speakers, outlets): normalised once.
-_norm = functools.lru_cache(maxsize=1 << 16)(name_norm)
 
 
 def batchable(doc: SourceDocument) -> bool:
@@ -178,7 +144,7 @@ def batchable(doc: SourceDocument) -> bool:
         if claim.relations or (claim.appearance is not None and claim.appearance.cited_source is not None):
             return False
     return all(
-        ref.id is None and not ref.external_ids and not ref.roles and ref.name is not None and _norm(ref.name)
+        ref.id is None and not ref.external_ids and not ref.roles and ref.name is not None and name_norm(ref.name)
         for ref in _refs_in_order(doc)
     )
 
@@ -218,8 +184,8 @@ class _Names:
     def resolve(self, ref: EntityRef) -> tuple[int, bool]:
         """The entity ``ref`` finds or creates, and whether it was created."""
         assert ref.name is not None
-        names = [n for n in [ref.name, *ref.aliases] if n and _norm(n)]
-        norms = [_norm(n) for n in names]
+        names = [n for n in [ref.name, *ref.aliases] if n and name_norm(n)]
+        norms = [name_norm(n) for n in names]
         norm0 = norms[0]
         best: tuple[bool, bool, int] | None = None
         for norm in norms:
@@ -288,7 +254,7 @@ async def write_documents(db: Database, docs: list[SourceDocument]) -> list[Writ
 
 async def _write(tx: Traced, docs: list[SourceDocument]) -> list[WriteResult]:
     batch = [_Doc(doc) for doc in docs]
-    await tx.fetchval(WRITE_LOCKS, *_batch_lock_keys(docs))
+    await tx.fetchval(WRITE_LOCKS, *_lock_keys(*docs))
     await _resolve_entities(tx, batch)
     await _add_topics(tx, docs)
     published = await _write_sources(tx, batch)
@@ -299,22 +265,10 @@ async def _write(tx: Traced, docs: list[SourceDocument]) -> list[WriteResult]:
     return await _add_links(tx, batch, ids, created)
 
 
-def _batch_lock_keys(docs: list[SourceDocument]) -> tuple[list[str], list[str | None], list[str | None]]:
-    """WRITE_LOCKS's keys for every document at once (`db.documents._lock_keys`; plain names only)."""
-    rows: set[tuple[str, str | None, str | None]] = {(MERGE_LOCK, None, None)}
-    for doc in docs:
-        for ref in _entity_refs(doc):
-            for name in [ref.name, *ref.aliases]:
-                if name and (norm := _norm(name)):
-                    rows.add(("n:" + norm, norm, ref.kind))
-    keys, norms, kinds = zip(*rows, strict=True)
-    return list(keys), list(norms), list(kinds)
-
-
 async def _resolve_entities(tx: Traced, batch: list[_Doc]) -> None:
     """Resolve every reference of every document, in the one-document writer's order, and insert
     the new entities and the aliases; fills each document's ``refs`` and ``claims``."""
-    norms = {_norm(n) for d in batch for ref in _refs_in_order(d.doc) for n in [ref.name, *ref.aliases] if n}
+    norms = {name_norm(n) for d in batch for ref in _refs_in_order(d.doc) for n in [ref.name, *ref.aliases] if n}
     names = _Names(await tx.fetch(ALIAS_CANDIDATES, [n for n in norms if n]))
     for d in batch:
         for ref in _refs_in_order(d.doc):
@@ -410,6 +364,8 @@ async def _insert_claims(
 ) -> tuple[dict[str, int], set[str]]:
     """Insert each claim not yet known, with its speakers: by its first mention in the batch."""
     firsts: dict[str, _Claim] = {}
+    # A new claim's appearances are all new, so it was first reported on the earliest date among the
+    # batch's sources that print it (the one-at-a-time writer gets there appearance by appearance).
     reported: dict[str, datetime] = {}
     for d in batch:
         at = published[d.source_id]

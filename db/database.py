@@ -123,50 +123,10 @@ class Database:
         for listener in self.statement_listeners:
             listener(sql)
 
-    @asynccontextmanager
-    async def acquire(self) -> AsyncIterator[Connection]:
-        """A pooled connection; errors reaching the server become `DatabaseUnavailable`."""
-        conn = await self._take()
-        try:
-            yield conn
-        except BaseException as exc:
-            translated = self._failed(conn, exc)
-            if translated is exc:
-                raise
-            raise translated from exc
-        finally:
-            self._give_back(conn)
-
-    async def _take(self) -> Connection:
-        pool = self.pool
-        if pool is None:
-            raise DatabaseUnavailable("the database pool is not open")
-        try:
-            # The wait for a busy pool is bounded; with an idle connection there is none to bound.
-            return await pool.acquire(None if pool.idle else self.command_timeout_s)
-        except _UNAVAILABLE as exc:
-            raise DatabaseUnavailable("the database is unavailable") from exc
-
-    def _give_back(self, conn: Connection) -> None:
-        if self.pool is not None:
-            self.pool.release(conn)
-        else:
-            conn.terminate()
-
-    @staticmethod
-    def _failed(conn: Connection, exc: BaseException) -> BaseException:
-        """What to raise for ``exc``, met while ``conn`` was in use."""
-        if isinstance(exc, (*_BROKEN, asyncio.CancelledError)):
-            # The connection broke mid-statement (server restart, network), or the caller was
-            # cancelled while using it (request timeout, client gone, a sibling resolver failed)
-            # and the server may still be running the statement and holding its locks: never
-            # reuse it half-way through a protocol exchange; closing it ends both.
-            conn.terminate()
-        if isinstance(exc, asyncpg.exceptions.QueryCanceledError):
-            return StatementTimeout("statement timed out")
-        if isinstance(exc, _UNAVAILABLE):
-            return DatabaseUnavailable("the database is unavailable")
-        return exc
+    def acquire(self) -> Lease:
+        """``async with db.acquire() as conn``: a pooled connection; errors reaching the server
+        become `DatabaseUnavailable`, a statement timeout `StatementTimeout`."""
+        return Lease(self)
 
     @asynccontextmanager
     async def transaction(self, isolation: str = "read_committed") -> AsyncIterator[Traced]:
@@ -191,19 +151,63 @@ class Database:
         return await self._run(Connection.execute, sql, args)  # type: ignore[no-any-return]
 
     async def _run(self, method: Callable[..., Awaitable[Any]], sql: str, args: tuple[Any, ...]) -> Any:
-        # `acquire` + `Traced`, without a context manager's generator: these carry every read.
-        conn = await self._take()
-        started = time.perf_counter()
+        async with Lease(self) as conn:
+            started = time.perf_counter()
+            try:
+                return await method(conn, sql, *args)
+            finally:
+                self._traced(sql, started)
+
+
+class Lease:
+    """A connection out of the database's pool for one ``async with`` block (a class, not a
+    generator-based context manager: it carries every statement, and costs two plain awaits)."""
+
+    __slots__ = ("conn", "db")
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.conn: Connection | None = None
+
+    async def __aenter__(self) -> Connection:
+        pool = self.db.pool
+        if pool is None:
+            raise DatabaseUnavailable("the database pool is not open")
         try:
-            return await method(conn, sql, *args)
-        except BaseException as exc:
-            translated = self._failed(conn, exc)
-            if translated is exc:
-                raise
-            raise translated from exc
+            # The wait for a busy pool is bounded; with an idle connection there is none to bound.
+            self.conn = await pool.acquire(None if pool.idle else self.db.command_timeout_s)
+        except _UNAVAILABLE as exc:
+            raise DatabaseUnavailable("the database is unavailable") from exc
+        return self.conn
+
+    async def __aexit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
+        conn, pool = self.conn, self.db.pool
+        assert conn is not None
+        try:
+            if exc is not None:
+                translated = _translated(conn, exc)
+                if translated is not exc:
+                    raise translated from exc
         finally:
-            self._traced(sql, started)
-            self._give_back(conn)
+            if pool is not None:
+                pool.release(conn)
+            else:
+                conn.terminate()
+
+
+def _translated(conn: Connection, exc: BaseException) -> BaseException:
+    """What to raise for ``exc``, met while ``conn`` was in use."""
+    if isinstance(exc, (*_BROKEN, asyncio.CancelledError)):
+        # The connection broke mid-statement (server restart, network), or the caller was
+        # cancelled while using it (request timeout, client gone, a sibling resolver failed)
+        # and the server may still be running the statement and holding its locks: never
+        # reuse it half-way through a protocol exchange; closing it ends both.
+        conn.terminate()
+    if isinstance(exc, asyncpg.exceptions.QueryCanceledError):
+        return StatementTimeout("statement timed out")
+    if isinstance(exc, _UNAVAILABLE):
+        return DatabaseUnavailable("the database is unavailable")
+    return exc
 
 
 @dataclass

@@ -171,9 +171,9 @@ INSERT_SOURCE = """
 INSERT INTO source (key, kind, title, url, publisher_id, published_at, language, text)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 ON CONFLICT (key) DO NOTHING
-RETURNING id
+RETURNING id, published_at
 """
-SOURCE_BY_KEY = "SELECT id FROM source WHERE key = $1"
+SOURCE_BY_KEY = "SELECT id, published_at FROM source WHERE key = $1"
 FILL_SOURCE = """
 UPDATE source SET text = coalesce(text, $2), language = coalesce(language, $3)
 WHERE id = $1 AND ((text IS NULL AND $2::text IS NOT NULL) OR (language IS NULL AND $3::text IS NOT NULL))
@@ -186,22 +186,23 @@ ON CONFLICT DO NOTHING
 ADD_TOPICS = """
 INSERT INTO topic (slug, name) SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT (slug) DO NOTHING
 """
-# A document's new claims and their speakers in one round trip (one row per claim, each fingerprint
-# once; per-row INSERTs cost PostgreSQL most of an import: each builds the table's constraint and
-# generated-column expressions anew). The speakers' BEFORE INSERT trigger reads the claim's
-# said_key: it sees the rows `added` inserted, since a trigger's queries see what the calling
-# statement has done so far. A claim about to appear in a source is first reported when that
-# source was published: set now, INSERT_APPEARANCES's update of the new row (a second version of
-# it in every index, the full-text one included) finds nothing to move.
+# New claims and their speakers in one round trip (one row per claim, each fingerprint once;
+# per-row INSERTs cost PostgreSQL most of an import: each builds the table's constraint and
+# generated-column expressions anew); used for one document here and for a batch by db.bulk. The
+# speakers' BEFORE INSERT trigger reads the claim's said_key: it sees the rows `added` inserted,
+# since a trigger's queries see what the calling statement has done so far. A claim about to
+# appear in a source is first reported when that source was published ($8: the earliest such
+# date): set now, INSERT_APPEARANCES's update of the new row (a second version of it in every
+# index, the full-text one included) finds nothing to move.
 INSERT_CLAIMS = """
 WITH added AS (
   INSERT INTO claim (fingerprint, content, kind, language, said_at, said_at_precision, location_id,
                      first_reported_at)
   SELECT t.fingerprint, t.content, t.kind, t.language, t.said_at, t.said_at_precision, t.location_id,
-         (SELECT s.published_at FROM source s WHERE s.id = t.first_source)
+         t.first_reported_at
   FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], $7::bigint[],
-              $8::bigint[]) WITH ORDINALITY
-    AS t (fingerprint, content, kind, language, said_at, said_at_precision, location_id, first_source, ord)
+              $8::timestamptz[]) WITH ORDINALITY
+    AS t (fingerprint, content, kind, language, said_at, said_at_precision, location_id, first_reported_at, ord)
   ORDER BY t.ord
   ON CONFLICT (fingerprint) DO NOTHING
   RETURNING id, fingerprint
@@ -284,14 +285,16 @@ def _refs_in_order(doc: SourceDocument) -> list[EntityRef]:
     return refs
 
 
-def _lock_keys(doc: SourceDocument) -> tuple[list[str], list[str | None], list[str | None]]:
-    """WRITE_LOCKS's keys: the merge lock, external ids, and names with the kind they are looked up as."""
+def _lock_keys(*docs: SourceDocument) -> tuple[list[str], list[str | None], list[str | None]]:
+    """WRITE_LOCKS's keys for ``docs`` together: the merge lock, external ids, and names with the
+    kind they are looked up as."""
     rows: set[tuple[str, str | None, str | None]] = {(MERGE_LOCK, None, None)}
-    for ref in _entity_refs(doc):
-        rows.update((f"x:{scheme}:{value}", None, None) for scheme, value in ref.external_ids.items())
-        for name in [ref.name, *ref.aliases]:
-            if name and (norm := name_norm(name)):
-                rows.add(("n:" + norm, norm, ref.kind))
+    for doc in docs:
+        for ref in _entity_refs(doc):
+            rows.update((f"x:{scheme}:{value}", None, None) for scheme, value in ref.external_ids.items())
+            for name in [ref.name, *ref.aliases]:
+                if name and (norm := name_norm(name)):
+                    rows.add(("n:" + norm, norm, ref.kind))
     keys, norms, kinds = zip(*rows, strict=True)
     return list(keys), list(norms), list(kinds)
 
@@ -303,6 +306,7 @@ class _Writer:
         self.tx = tx
         self.entities: dict[str, int] = {}
         self.entities_created = 0
+        self.published: dict[int, datetime | None] = {}  # sources' published_at, by id
 
     async def entity(self, ref: EntityRef, path: str) -> int:
         cache_key = ref.model_dump_json()
@@ -400,16 +404,19 @@ class _Writer:
         published_at = src.published_at if isinstance(src.published_at, datetime) else None
         key = source_key(url=src.url, kind=src.kind, title=src.title, publisher_id=publisher, published_at=published_at)
         url = key.removeprefix("url:") if key.startswith("url:") else None
-        new_id = await self.tx.fetchval(
+        added = await self.tx.fetchrow(
             INSERT_SOURCE, key, src.kind, src.title, url, publisher, published_at, src.language, text
         )
-        source_id = new_id if new_id is not None else await self.tx.fetchval(SOURCE_BY_KEY, key)
-        if new_id is None and (text is not None or src.language is not None):
+        row = added if added is not None else await self.tx.fetchrow(SOURCE_BY_KEY, key)
+        assert row is not None
+        source_id = int(row["id"])
+        self.published[source_id] = row["published_at"]
+        if added is None and (text is not None or src.language is not None):
             await self.tx.execute(FILL_SOURCE, source_id, text, src.language)
         if src.authors:
             authors = [await self.entity(a, f"{path}.authors[{i}]") for i, a in enumerate(src.authors)]
             await self.tx.execute(ADD_AUTHORS, source_id, authors)
-        return int(source_id), new_id is not None
+        return source_id, added is not None
 
     async def prepare(self, claim: ClaimIn, path: str, source_id: int) -> _Pending:
         """Resolve one claim's entities and cited source, and check it, before anything is inserted."""
@@ -447,7 +454,7 @@ class _Writer:
             [p.claim.said_at for p in first],
             [p.claim.said_at_precision for p in first],
             [p.location for p in first],
-            [source_id if p.claim.appearance is not None else None for p in first],
+            [self.published[source_id] if p.claim.appearance is not None else None for p in first],
             *_columns(speakers, 4),
         )
         ids = {r["fingerprint"]: int(r["id"]) for r in rows}

@@ -6,6 +6,7 @@ written, and stored in indexed `*_norm` columns; queries normalise their input t
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import unicodedata
@@ -51,6 +52,7 @@ def fold(text: str) -> str:
     return stripped.casefold()
 
 
+@functools.lru_cache(maxsize=1 << 16)  # the same speakers and outlets come back document after document
 def name_norm(name: str) -> str:
     """Matching key for a name: folded, punctuation dropped, spaces collapsed.
 
