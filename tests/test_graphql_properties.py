@@ -320,7 +320,8 @@ async def compiled_and_ordinary(
     body = {"query": query, "variables": variables, "operationName": name}
     answer, _ = await executor.run(db, body, Context(db=db))
     key = (query, name, orjson.dumps(variables, option=orjson.OPT_SORT_KEYS))
-    compiled = answer if executor.plans.get_or(key) else None
+    template = executor.templates.get_or((query, name))  # an item page bound into its IdTemplate
+    compiled = answer if executor.plans.get_or(key) or (template and template.bind(variables)) else None
     return compiled, await executor.ordinary(query, variables, name, Context(db=db))
 
 

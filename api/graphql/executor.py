@@ -2,6 +2,11 @@
 
 Documents are parsed and validated once and cached by their text; compiled statements are cached
 per (document, operation, variables). Limits (tokens, depth, aliases, cost) apply to both paths.
+
+An operation whose only variables are ids of root look-ups (``query($id: ID!) { claim(id: $id) … }``,
+the shape of every item page) is compiled once into an `IdTemplate`: the statement with the places
+of its ids, so another id costs a decode and a list copy instead of coercing, planning and
+compiling again (a new id almost never hits the per-variables cache).
 """
 
 from __future__ import annotations
@@ -22,6 +27,9 @@ from graphql import (
     GraphQLSyntaxError,
     InlineFragmentNode,
     IntValueNode,
+    ListTypeNode,
+    NamedTypeNode,
+    NonNullTypeNode,
     OperationDefinitionNode,
     OperationType,
     SelectionSetNode,
@@ -39,6 +47,7 @@ from api.graphql.plan import Planner, directive_variables
 from api.settings import Settings
 from db.compile import NotCompilable, compile_query
 from db.database import Database, DatabaseUnavailable
+from schema.graphql.scalars import from_global_id, to_global_id
 
 log = logging.getLogger("claims.graphql")
 
@@ -76,6 +85,38 @@ class Prepared:
     size_variables: tuple[str, ...] = ()  # variables given as `first`/`last`: all `_cost` reads
 
 
+# Root fields whose `id` argument is decoded as the id of this type (`Planner._interpret`).
+ID_LOOKUPS = {"claim": "Claim", "entity": "Entity", "source": "Source"}
+
+
+@dataclass(frozen=True)
+class IdTemplate:
+    """A compiled statement whose only inputs are ids: the parameters, and for each variable the
+    type its global id must name and the parameter positions its row id goes to."""
+
+    sql: str
+    params: tuple[Any, ...]
+    slots: tuple[tuple[str, str, tuple[int, ...]], ...]  # (variable, type name, positions)
+
+    def bind(self, variables: dict[str, Any]) -> tuple[str, list[Any]] | None:
+        """The statement for these variables; None when they are not plain valid ids of the
+        expected types (the full path then answers, with its errors)."""
+        if len(variables) != len(self.slots):
+            return None
+        params = list(self.params)
+        for name, type_name, positions in self.slots:
+            value = variables.get(name)
+            if not isinstance(value, str):
+                return None
+            try:
+                row_id = from_global_id(value, type_name)[1]
+            except GraphQLError:
+                return None
+            for i in positions:
+                params[i] = row_id
+        return self.sql, params
+
+
 def _error(message: str, code: str) -> GraphQLError:
     return GraphQLError(message, extensions={"code": code})
 
@@ -91,6 +132,7 @@ class Executor:
         self.plans = LRU(2000)
         self.skeletons = LRU(1000)
         self.costs = LRU(2000)
+        self.templates = LRU(1000)  # (query, operation name) → IdTemplate, or False: not that shape
         self.rules = list(specified_rules)
         if not settings.graphql_introspection:
             self.rules.append(NoSchemaIntrospectionCustomRule)
@@ -153,6 +195,11 @@ class Executor:
             return _errors([_error("`variables` must be an object", "BAD_REQUEST")]), 400
         if operation_name is not None and not isinstance(operation_name, str):
             return _errors([_error("`operationName` must be a string", "BAD_REQUEST")]), 400
+        template = self.templates.get_or((query, operation_name))
+        if template:  # an item page: the same statement for every id
+            plan = template.bind(variables)
+            if plan is not None:
+                return await self.answer(db, plan, body, context), 200
         try:
             key = (query, operation_name, orjson.dumps(variables, option=orjson.OPT_SORT_KEYS))
         except orjson.JSONEncodeError:  # nested past orjson's 254 levels: no input here is that deep
@@ -188,6 +235,9 @@ class Executor:
             plan = self.compile(prepared, operation, operation_name, query, coerced)
             self.plans.put(key, plan)
             if isinstance(plan, tuple):
+                if template is None:
+                    template = self.id_template(prepared, operation, operation_name, query)
+                    self.templates.put((query, operation_name), template or False)
                 return await self.answer(db, plan, body, context), 200
         return await self.ordinary(query, variables, operation_name, context), 200
 
@@ -216,6 +266,47 @@ class Executor:
         except NotCompilable as exc:
             log.debug("not compiled: %s", exc)
             return False
+
+    def id_template(
+        self,
+        prepared: Prepared,
+        operation: OperationDefinitionNode,
+        operation_name: str | None,
+        query: str,
+    ) -> IdTemplate | None:
+        """The operation's `IdTemplate`, when its variables are all ids of root look-ups.
+
+        The places of the ids are found by compiling with three other sets of ids (after this
+        request's own compile, so the kept SQL of its argument-free fields is in place): the
+        statement must not change, and exactly the parameters that change must hold the ids.
+        """
+        types = _id_variables(operation, prepared.fragments)
+        if not types:
+            return None
+        samples = [{name: 1 + i + n * len(types) for i, name in enumerate(types)} for n in range(3)]  # all distinct
+        compiled = []
+        for ids in samples:
+            values = {name: to_global_id(types[name], row_id) for name, row_id in ids.items()}
+            other = get_variable_values(self.gql, operation.variable_definitions or [], values)
+            if isinstance(other, list):
+                return None
+            result = self.compile(prepared, operation, operation_name, query, other)
+            if not isinstance(result, tuple):
+                return None
+            compiled.append(result)
+        sql, params = compiled[0]
+        if any(s != sql or len(p) != len(params) for s, p in compiled):
+            return None
+        slots: dict[str, list[int]] = {name: [] for name in types}
+        for i in range(len(params)):
+            column = [p[i] for _, p in compiled]
+            if column.count(column[0]) == len(column):
+                continue  # the same in every sample: not an id
+            owner = next((n for n in types if column == [ids[n] for ids in samples]), None)
+            if owner is None:
+                return None  # changes with the ids, but is not one of them
+            slots[owner].append(i)
+        return IdTemplate(sql, tuple(params), tuple((n, types[n], tuple(slots[n])) for n in types))
 
     async def answer(self, db: Database, plan: tuple[str, list[Any]], body: dict[str, Any], context: Any) -> bytes:
         """The compiled answer. Should PostgreSQL refuse the statement (a value it cannot take, or a
@@ -253,6 +344,61 @@ class Executor:
 
 def _errors(errors: list[GraphQLError]) -> bytes:
     return orjson.dumps({"errors": [e.formatted for e in errors]})
+
+
+def _id_variables(
+    operation: OperationDefinitionNode, fragments: dict[str, FragmentDefinitionNode]
+) -> dict[str, str] | None:
+    """variable → the type its id names, when every variable is an ``ID`` without a default used
+    only as the ``id`` argument of root `claim`/`entity`/`source` fields; else None."""
+    definitions = operation.variable_definitions or ()
+    if not definitions or any(_uses_variables(f) for f in fragments.values()):
+        return None
+    types: dict[str, str] = {}
+    for d in definitions:
+        named = d.type.type if isinstance(d.type, NonNullTypeNode) else d.type
+        if d.default_value is not None or isinstance(named, ListTypeNode) or not isinstance(named, NamedTypeNode):
+            return None
+        if named.name.value != "ID" or d.directives:
+            return None
+        types[d.variable.name.value] = ""
+    if operation.directives and _uses_variables(operation.directives):
+        return None
+    for sel in operation.selection_set.selections:
+        if not isinstance(sel, FieldNode):
+            if _uses_variables(sel):
+                return None
+            continue
+        if _uses_variables(sel.directives) or _uses_variables(sel.selection_set):
+            return None
+        for arg in sel.arguments or ():
+            if not isinstance(arg.value, VariableNode):
+                if _uses_variables(arg.value):
+                    return None
+                continue
+            type_name = ID_LOOKUPS.get(sel.name.value)
+            name = arg.value.name.value
+            if arg.name.value != "id" or type_name is None or types.get(name) not in ("", type_name):
+                return None
+            types[name] = type_name
+    return types if all(types.values()) else None
+
+
+def _uses_variables(node: Any) -> bool:
+    """Whether ``node`` (a node, a list of nodes or None) holds a variable anywhere."""
+    if node is None:
+        return False
+    if isinstance(node, (list, tuple)):
+        return any(_uses_variables(n) for n in node)
+    found = False
+
+    class Visitor(GraphQLVisitor):
+        def enter_variable(self, *_: Any) -> None:
+            nonlocal found
+            found = True
+
+    visit(node, Visitor())
+    return found
 
 
 def _operation(document: DocumentNode, name: str | None) -> OperationDefinitionNode | None:
