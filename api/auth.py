@@ -136,6 +136,13 @@ async def caller_from_headers(app_state: Any, headers: Mapping[str, str], client
     return authorize(caller, scope)
 
 
+def caller_in_scope(scope: Mapping[str, Any], needed: str) -> Caller | None:
+    """The caller the middleware left in the ASGI ``scope`` when it holds ``needed``; else None
+    (no caller there, a refused key, or a missing scope: `require` answers those)."""
+    found = scope.get("state", {}).get(STATE_KEY)
+    return found if isinstance(found, Caller) and found.allows(needed) else None
+
+
 def require(scope: str) -> Callable[[Request], Awaitable[Caller]]:
     """A dependency that answers 401 without a valid key and 403 without ``scope``."""
 

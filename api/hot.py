@@ -4,11 +4,15 @@ For ``GET /v1/claims/{id}`` FastAPI walks its middleware, matches the route tabl
 dependencies; measured in process (``python -m bench.inprocess``) that was most of the Python a
 request cost, several times the cost of the endpoint itself. `HotRoutes` sits just inside the
 middleware stack (request id, limits, keys and logs still apply) and, for the plain shape of a hot
-request, calls the route's own endpoint function with its dependencies supplied directly:
+request, answers with the route's own pieces:
 
 - ``GET /v1/claims/{id}`` with a well-formed id, no query string, no mention of JSON-LD in
-  ``Accept`` and a caller allowed to read → `api.rest.claims.get_claim`;
-- ``GET`` and ``POST /graphql`` → the GraphQL endpoint (it parses, authorises and answers itself).
+  ``Accept`` and a caller allowed to read → the statement `db.claims.get_claim`, the 404/410 of
+  `api.rest.claims.readable` and the ETag, ``304`` and headers of `api.rest.common.cached_raw`,
+  sent as ASGI messages (no Starlette request or response objects: they were a tenth of the
+  request's CPU);
+- ``GET`` and ``POST /graphql`` → the GraphQL endpoint (it parses, authorises and answers itself;
+  a ``POST`` from a caller allowed to read, again from and to ASGI messages).
 
 Every other request — a malformed id, query parameters, a missing key, content negotiation —
 goes through FastAPI unchanged, so validation, errors and documentation stay in one place.
@@ -27,9 +31,12 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api import auth, errors
 from api.rest import claims as rest_claims
+from api.rest.common import ITEM_CACHE, cached_raw
+from db import claims as store
 from schema.common import MAX_ID
 
 Endpoint = Callable[[Request], Awaitable[Response | None]]  # None: let FastAPI answer
+RawEndpoint = Callable[[Scope, Receive, Send], Awaitable[bool]]  # False: not answered
 
 _CLAIM_PATH = re.compile(r"/v1/claims/([1-9][0-9]{0,18})")
 
@@ -41,14 +48,25 @@ class HotRoutes:
         self.app = app
         self.app_state = app_state
         self.graphql: Endpoint | None = getattr(app_state, "graphql_endpoint", None)
+        self.graphql_post: RawEndpoint | None = getattr(app_state, "graphql_post", None)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            endpoint = self.route(scope)
-            if endpoint is not None:
+            claim_id = self.claim_read(scope)
+            if claim_id is not None:
+                if await self.get_claim(scope, receive, send, claim_id):
+                    return
+            elif scope["path"] == "/graphql" and scope["method"] in ("GET", "POST") and self.graphql is not None:
+                if scope["method"] == "POST" and self.graphql_post is not None:
+                    try:
+                        if await self.graphql_post(scope, receive, send):
+                            return
+                    except Exception as exc:  # the app's own handlers, as FastAPI would call them
+                        await (await errors.response_for(Request(scope, receive), exc))(scope, receive, send)
+                        return
                 request = Request(scope, receive)
                 try:
-                    response = await endpoint(request)
+                    response = await self.graphql(request)
                 except Exception as exc:  # the app's own handlers, as FastAPI would call them
                     response = await errors.response_for(request, exc)
                 if response is not None:
@@ -57,25 +75,40 @@ class HotRoutes:
         await self.app(scope, receive, send)
 
     def route(self, scope: Scope) -> Endpoint | None:
-        """The hot endpoint for this request, if it has the plain shape one covers."""
-        path, method = scope["path"], scope["method"]
-        if path == "/graphql":
-            return self.graphql if method in ("GET", "POST") else None
-        if method == "GET" and not scope["query_string"] and path.startswith("/v1/claims/"):
-            found = _CLAIM_PATH.fullmatch(path)
-            if found is not None and int(found[1]) <= MAX_ID and b"ld+json" not in _header(scope, b"accept"):
-                return self.get_claim
-        return None
+        """The hot endpoint for this request, if it has the plain shape one covers (for tests)."""
+        if scope["path"] == "/graphql":
+            return self.graphql if scope["method"] in ("GET", "POST") else None
+        return self.get_claim if self.claim_read(scope) is not None else None  # type: ignore[return-value]
 
-    async def get_claim(self, request: Request) -> Response | None:
-        """`api.rest.claims.get_claim`, or None (→ FastAPI) when the caller may not read."""
+    @staticmethod
+    def claim_read(scope: Scope) -> int | None:
+        """The claim id of a plain ``GET /v1/claims/{id}`` (no query string, no JSON-LD), else None."""
+        path = scope["path"]
+        if scope["method"] != "GET" or scope["query_string"] or not path.startswith("/v1/claims/"):
+            return None
+        found = _CLAIM_PATH.fullmatch(path)
+        if found is None or int(found[1]) > MAX_ID or b"ld+json" in _header(scope, b"accept"):
+            return None
+        return int(found[1])
+
+    async def get_claim(self, scope: Scope, receive: Receive, send: Send, claim_id: int) -> bool:
+        """`api.rest.claims.get_claim` for plain JSON, straight to ASGI messages; False (→ FastAPI)
+        when the caller may not read, so the 401/403 come with everything else FastAPI checks."""
+        caller = scope.get("state", {}).get(auth.STATE_KEY)
+        if not isinstance(caller, auth.Caller) or not caller.allows("read"):
+            return False
         try:
-            caller = await auth.require_read(request)
-        except errors.Problem:
-            return None  # FastAPI gives the 401/403, with everything else it checks first
-        state = self.app_state
-        claim_id = int(request.scope["path"].rsplit("/", 1)[1])
-        return await rest_claims.get_claim(request, claim_id, state.db, state.settings, caller)
+            doc = rest_claims.readable(await store.get_claim(self.app_state.db, claim_id), claim_id)
+        except Exception as exc:  # the app's own handlers, as FastAPI would call them
+            request = Request(scope, receive)
+            await (await errors.response_for(request, exc))(scope, receive, send)
+            return True
+        status, headers, body = cached_raw(
+            _header(scope, b"if-none-match") or None, doc.body, cache=ITEM_CACHE, version=doc.version
+        )
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+        return True
 
 
 def _header(scope: Scope, name: bytes) -> bytes:

@@ -90,3 +90,52 @@ async def test_callers_who_may_not_read_get_the_fastapi_answer(
         hot, slow = await both_ways(http, "/v1/claims/1", **headers)
     assert hot.status_code == 401
     same(hot, slow)
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (b'{"query": "{ claims(first: 2) { edges { node { id content } } } }"}', "application/json"),
+        (b'{"query": "query($id: ID!) { claim(id: $id) { id } }", "variables": {"id": "Q2xhaW06MQ=="}}', ""),
+        (b'{"query": "{ nope }"}', "application/json; charset=utf-8"),
+        (b'{"query": "{ claims(first: 2) {"}', "application/graphql-response+json"),
+        (b"{not json", "application/json"),
+        (b"[1, 2]", "application/json"),
+        (b'{"query": "{ __typename }"}', "text/plain"),
+        (b"", "application/json"),
+    ],
+)
+async def test_a_graphql_post_the_short_way_is_the_endpoint_answer(
+    app: FastAPI, anonymous: httpx.AsyncClient, db: Database, body: bytes, content_type: str
+) -> None:
+    """POST /graphql by a caller who may read goes from and to ASGI messages (api.graphql's `post`);
+    the request-based endpoint, which answers everyone else, must give the same answer."""
+    from starlette.requests import Request
+
+    from api.auth import STATE_KEY, authenticator
+
+    await demo(db)
+    hot = await anonymous.post("/graphql", content=body, headers={"content-type": content_type})
+
+    sent = False
+
+    async def receive() -> dict[str, object]:
+        nonlocal sent
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    caller = authenticator(app.state).anonymous("127.0.0.1")
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/graphql",
+        "query_string": b"",
+        "headers": [(b"content-type", content_type.encode())] if content_type else [],
+        "app": app,
+        "state": {STATE_KEY: caller},
+    }
+    slow = await app.state.graphql_endpoint(Request(scope, receive))
+    assert sent or slow.status_code == 415  # a body of another type is refused unread
+    assert (hot.status_code, hot.content) == (slow.status_code, slow.body)
+    assert hot.headers["content-type"] == slow.headers["content-type"]
+    assert hot.headers["content-length"] == slow.headers["content-length"]

@@ -116,11 +116,17 @@ async def get_claim(
     doc = await store.get_claim(
         db, claim_id, linked_data_base=base_url(request, settings.public_url) if linked else None
     )
+    found = readable(doc, claim_id)
+    return cached(request, found.body, cache=ITEM_CACHE, version=found.version, media_type=JSON_LD if linked else JSON)
+
+
+def readable(doc: store.Doc | None, claim_id: int) -> store.Doc:
+    """``doc``, or the 404 (no such claim) or 410 (deleted) a read answers instead."""
     if doc is None:
         raise Problem(404, f"No claim with id {claim_id}.")
     if doc.deleted:
         raise Problem(410, f"Claim {claim_id} was deleted.")
-    return cached(request, doc.body, cache=ITEM_CACHE, version=doc.version, media_type=JSON_LD if linked else JSON)
+    return doc
 
 
 @router.post(
