@@ -205,8 +205,8 @@ def pgbench_rows(ds: data.Dataset, args: argparse.Namespace) -> list[report.Row]
     """The database floor: the feed and getClaim statements through pgbench, prepared, 8 clients."""
     from db.claims import GET_CLAIM
 
-    feed_sql, feed_params = queries.compiled(queries.FEED, {"first": 50})
-    claim_sql, claim_params, pos = queries.varying(
+    feed_sql, feed_params, _ = queries.compiled(queries.FEED, {"first": 50})
+    (claim_sql, claim_params, _), pos = queries.varying(
         queries.CLAIM, "id", queries.global_id("Claim", 5), queries.global_id("Claim", 7)
     )
     jobs = {

@@ -21,6 +21,7 @@ from urllib.parse import parse_qs
 import asyncpg
 
 from bench import queries
+from db.compile import Statement
 from db.pool import Pool
 
 JSON_HEADERS = [(b"content-type", b"application/json")]
@@ -46,12 +47,12 @@ class Statements:
         self.get_claim = claims.GET_CLAIM
 
     @staticmethod
-    def bind(template: tuple[str, list[Any], list[int]], value: Any) -> tuple[str, list[Any]]:
-        sql, params, positions = template
-        out = list(params)
+    def bind(template: tuple[Statement, list[int]], value: Any) -> Statement:
+        statement, positions = template
+        out = list(statement.params)
         for i in positions:
             out[i] = value
-        return sql, out
+        return statement._replace(params=out)
 
 
 def rest_list(f: Any, limit: int = 20) -> tuple[str, list[Any]]:
@@ -101,13 +102,13 @@ class Floor:
         parts = path.strip("/").split("/")
         match parts:
             case ["feed"]:
-                sql, params = s.feed
+                statement = s.feed
             case ["gql", "claim", ident]:
-                sql, params = s.bind(s.claim, int(ident))
+                statement = s.bind(s.claim, int(ident))
             case ["gql", "person", ident]:
-                sql, params = s.bind(s.person, int(ident))
+                statement = s.bind(s.person, int(ident))
             case ["gql", "search", word]:
-                sql, params = s.search[word]
+                statement = s.search[word]
             case ["rest", "claims", ident]:
                 row = await self.run(asyncpg.Connection.fetchrow, s.get_claim, [int(ident)])
                 return (200, row["body"].encode()) if row else (404, b"{}")
@@ -123,8 +124,8 @@ class Floor:
                 return await self.page(*rest_list(ClaimFilter(q=word)))
             case _:
                 return 404, b"{}"
-        text = await self.run(asyncpg.Connection.fetchval, sql, params)
-        return 200, text.encode()
+        row = await self.run(asyncpg.Connection.fetchrow, statement.sql, statement.params)
+        return 200, statement.document(row)
 
     async def page(self, sql: str, params: list[Any]) -> tuple[int, bytes]:
         row = await self.run(asyncpg.Connection.fetchrow, sql, params)

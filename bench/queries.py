@@ -8,7 +8,10 @@ floors run exactly what `/graphql` runs.
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from db.compile import Statement
 
 FEED = """query Feed($first: Int!) {
   claims(first: $first) {
@@ -90,8 +93,8 @@ def _executor() -> Any:
     return build(Settings())[1]
 
 
-def compiled(query: str, variables: dict[str, Any]) -> tuple[str, list[Any]]:
-    """(SQL, parameters) that `/graphql` runs for this operation — the same code path, minus HTTP."""
+def compiled(query: str, variables: dict[str, Any]) -> Statement:
+    """The statement `/graphql` runs for this operation — the same code path, minus HTTP."""
     from graphql.execution.values import get_variable_values
 
     from api.graphql.executor import _operation
@@ -109,13 +112,12 @@ def compiled(query: str, variables: dict[str, Any]) -> tuple[str, list[Any]]:
     return compile_query(Planner(executor.gql, operation, prepared.fragments, coerced).root())
 
 
-def varying(query: str, name: str, a: Any, b: Any) -> tuple[str, list[Any], list[int]]:
+def varying(query: str, name: str, a: Any, b: Any) -> tuple[Statement, list[int]]:
     """The statement for ``query`` plus the parameter positions that carry variable ``name``.
 
     Compiles with two values and compares: positions that differ are the variable's.
     """
-    sql_a, params_a = compiled(query, {name: a})
-    sql_b, params_b = compiled(query, {name: b})
-    if sql_a != sql_b or len(params_a) != len(params_b):
+    one, other = compiled(query, {name: a}), compiled(query, {name: b})
+    if one.sql != other.sql or one.pieces != other.pieces or len(one.params) != len(other.params):
         raise ValueError("the statement's text depends on the variable")
-    return sql_a, params_a, [i for i, (x, y) in enumerate(zip(params_a, params_b, strict=True)) if x != y]
+    return one, [i for i, (x, y) in enumerate(zip(one.params, other.params, strict=True)) if x != y]

@@ -45,7 +45,7 @@ from graphql.validation import NoSchemaIntrospectionCustomRule
 
 from api.graphql.plan import Planner, directive_variables
 from api.settings import Settings
-from db.compile import NotCompilable, compile_query
+from db.compile import NotCompilable, Statement, compile_query
 from db.database import Database, DatabaseUnavailable
 from schema.graphql.scalars import from_global_id, to_global_id
 
@@ -94,16 +94,15 @@ class IdTemplate:
     """A compiled statement whose only inputs are ids: the parameters, and for each variable the
     type its global id must name and the parameter positions its row id goes to."""
 
-    sql: str
-    params: tuple[Any, ...]
+    statement: Statement
     slots: tuple[tuple[str, str, tuple[int, ...]], ...]  # (variable, type name, positions)
 
-    def bind(self, variables: dict[str, Any]) -> tuple[str, list[Any]] | None:
+    def bind(self, variables: dict[str, Any]) -> Statement | None:
         """The statement for these variables; None when they are not plain valid ids of the
         expected types (the full path then answers, with its errors)."""
         if len(variables) != len(self.slots):
             return None
-        params = list(self.params)
+        params = list(self.statement.params)
         for name, type_name, positions in self.slots:
             value = variables.get(name)
             if not isinstance(value, str):
@@ -114,7 +113,7 @@ class IdTemplate:
                 return None
             for i in positions:
                 params[i] = row_id
-        return self.sql, params
+        return self.statement._replace(params=params)
 
 
 def _error(message: str, code: str) -> GraphQLError:
@@ -234,7 +233,7 @@ class Executor:
         if operation.operation == OperationType.QUERY and plan is None:
             plan = self.compile(prepared, operation, operation_name, query, coerced)
             self.plans.put(key, plan)
-            if isinstance(plan, tuple):
+            if isinstance(plan, Statement):
                 if template is None:
                     template = self.id_template(prepared, operation, operation_name, query)
                     self.templates.put((query, operation_name), template or False)
@@ -248,8 +247,8 @@ class Executor:
         operation_name: str | None,
         query: str,
         coerced: VariableValues,
-    ) -> tuple[str, list[Any]] | bool:
-        """(SQL, parameters), or False when the compiler does not handle this operation.
+    ) -> Statement | bool:
+        """The compiled statement, or False when the compiler does not handle this operation.
 
         The collected fields (the skeleton) are cached per document, operation and the values
         of the variables @skip/@include read; only the arguments are interpreted per request.
@@ -291,24 +290,24 @@ class Executor:
             if isinstance(other, list):
                 return None
             result = self.compile(prepared, operation, operation_name, query, other)
-            if not isinstance(result, tuple):
+            if not isinstance(result, Statement):
                 return None
             compiled.append(result)
-        sql, params = compiled[0]
-        if any(s != sql or len(p) != len(params) for s, p in compiled):
+        first = compiled[0]
+        if any(c.sql != first.sql or c.pieces != first.pieces or len(c.params) != len(first.params) for c in compiled):
             return None
         slots: dict[str, list[int]] = {name: [] for name in types}
-        for i in range(len(params)):
-            column = [p[i] for _, p in compiled]
+        for i in range(len(first.params)):
+            column = [c.params[i] for c in compiled]
             if column.count(column[0]) == len(column):
                 continue  # the same in every sample: not an id
             owner = next((n for n in types if column == [ids[n] for ids in samples]), None)
             if owner is None:
                 return None  # changes with the ids, but is not one of them
             slots[owner].append(i)
-        return IdTemplate(sql, tuple(params), tuple((n, types[n], tuple(slots[n])) for n in types))
+        return IdTemplate(first, tuple((n, types[n], tuple(slots[n])) for n in types))
 
-    async def answer(self, db: Database, plan: tuple[str, list[Any]], body: dict[str, Any], context: Any) -> bytes:
+    async def answer(self, db: Database, plan: Statement, body: dict[str, Any], context: Any) -> bytes:
         """The compiled answer. Should PostgreSQL refuse the statement (a value it cannot take, or a
         compiler bug), the ordinary path answers instead: the same masked errors, never a 500."""
         try:
@@ -319,11 +318,10 @@ class Executor:
             log.exception("compiled statement failed; answering the ordinary way")
             return await self.ordinary(body["query"], body.get("variables") or {}, body.get("operationName"), context)
 
-    async def compiled(self, db: Database, plan: tuple[str, list[Any]]) -> bytes:
-        """Run a compiled statement: PostgreSQL returns the whole response document."""
-        sql, params = plan
-        text: str = await db.fetchval(sql, *params)
-        return text.encode()
+    async def compiled(self, db: Database, plan: Statement) -> bytes:
+        """Run a compiled statement: PostgreSQL returns the response document's parts."""
+        row = await db.fetchrow(plan.sql, *plan.params)
+        return plan.document(row)  # type: ignore[arg-type]  # a SELECT without FROM: always one row
 
     async def ordinary(self, query: str, variables: dict[str, Any], operation_name: str | None, context: Any) -> bytes:
         """Strawberry's own resolution (mutations, and what the compiler does not handle).
