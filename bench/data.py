@@ -167,6 +167,21 @@ def migrate(dsn: str) -> None:
     asyncio.run(run(dsn))
 
 
+async def migrate_and_vacuum(dsn: str) -> list[str]:
+    """Apply migrations newer than the data set; after any, ``VACUUM ANALYZE`` (a rewritten table
+    has no visibility map, which index-only scans need). The versions applied."""
+    from db.migrate import migrate as run
+
+    applied = await run(dsn)
+    if applied:
+        conn = await asyncpg.connect(dsn, command_timeout=None)
+        try:
+            await conn.execute("VACUUM ANALYZE")
+        finally:
+            await conn.close()
+    return applied
+
+
 def claims_command() -> str:
     """The ``claims`` console script of this venv (``python -m api.cli`` has no ``__main__`` guard
     and silently does nothing)."""
@@ -211,6 +226,9 @@ def build(dsn: str, n: int, log: Callable[[str], None]) -> str:
     found = asyncio.run(current_size(dsn))
     if found is not None and found[0] == n:
         log(f"data: reusing {n:,} claims in {dsn} (built by {found[1]})")
+        applied = asyncio.run(migrate_and_vacuum(dsn))
+        if applied:  # here, not in the first server's start-up, which has a deadline
+            log(f"data: applied the migrations {', '.join(applied)} and vacuumed")
         return found[1]
     log(f"data: building {n:,} claims in {dsn} (was: {found})")
     asyncio.run(reset(dsn))
