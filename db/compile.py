@@ -1,10 +1,12 @@
 """Compile a GraphQL selection plan into ONE SQL statement that returns the response JSON.
 
 The API layer parses and validates the operation (Strawberry / graphql-core), interprets its
-arguments, and hands over a tree of `Sel`; this module turns it into nested ``json_build_object``
-/ ``json_agg`` expressions. PostgreSQL builds the whole ``{"data": …}`` document and the bytes go
-to the socket untouched. List orderings are the ones the ordinary resolvers use (db/graph.py), so
-both paths give the same answer.
+arguments, and hands over a tree of `Sel`; this module turns it into SQL that writes the JSON as
+text: objects as ``'{"id" : ' || … || '}'``, lists as ``string_agg``, values through ``to_json``
+— byte for byte what ``json_build_object``/``json_agg`` write, without their per-row look-up of
+the type of every key and value (see `Json`). PostgreSQL builds the whole document and the bytes
+go to the socket untouched. List orderings are the ones the ordinary resolvers use
+(db/graph.py), so both paths give the same answer.
 
 A nested to-many list is a correlated subquery on its index (``WHERE claim_id = c.id``); a
 nested connection is a correlated keyset page (db/filters.py). Nothing here depends on page size:
@@ -13,13 +15,13 @@ claim_id``) measured slower for the feed (docs/graphql.md, Performance), so list
 
 The outermost levels are not nested, though: the statement returns one text column per root
 field (and per member of a root connection: its edges, its pageInfo), and `Statement.document`
-writes the JSON around them. Each level of ``json_build_object`` copies everything inside it a few
-times (output, length, append); for the 76 kB feed those copies of the whole document were about
-a sixth of PostgreSQL's time.
+writes the JSON around them. Each level of nesting copies everything inside it again; for the
+76 kB feed those copies of the whole document were about a sixth of PostgreSQL's time.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -96,14 +98,50 @@ def gid(type_name: str, id_sql: str) -> str:
     return f"encode(convert_to('{type_name}:' || {id_sql}, 'UTF8'), 'base64')"
 
 
-def _agg(obj: str, order: str) -> str:
-    return f"coalesce(json_agg({obj} ORDER BY {order}), '[]'::json)"
+class Json(str):
+    """SQL of an expression whose value is JSON text already (or NULL, which is JSON ``null``).
+
+    Objects and lists are written by concatenating text — ``'{"id" : ' || … || '}'`` — not with
+    ``json_build_object``/``json_agg``, which look up the type of every key and value on every row
+    and copy each nested value again (docs/graphql.md, Performance). A field's value is either
+    such a `Json` expression or a plain SQL value, which `_value` turns into JSON with ``to_json``.
+    """
+
+
+_TYPE_NAME = re.compile(r"'([A-Za-z]+)'")
+
+
+def _value(sql: str) -> str:
+    """SQL of a field's value as JSON text, never NULL (``null`` instead)."""
+    if isinstance(sql, Json):
+        return f"coalesce({sql}, 'null')"
+    name = _TYPE_NAME.fullmatch(sql)
+    if name is not None:  # a __typename: its JSON is known now
+        return f"'\"{name[1]}\"'"
+    return f"coalesce(to_json({sql})::text, 'null')"
+
+
+def _agg(item: str, order: str) -> Json:
+    """A JSON array of ``item`` over the rows of the enclosing ``SELECT``, in ``order``; ``[]`` for none."""
+    return Json(f"coalesce('[' || string_agg({_value(item)}, ', ' ORDER BY {order}) || ']', '[]')")
+
+
+def _text(*parts: str) -> str:
+    """SQL concatenating literal text and SQL of JSON text: ``parts`` alternate, literals first."""
+    out = []
+    for i, part in enumerate(parts):
+        if i % 2 == 0:
+            if part:
+                out.append("'" + part.replace("'", "''") + "'")
+        else:
+            out.append(part)
+    return " || ".join(out)
 
 
 class Compiler:
     """Builds one statement; ``params`` collects its bound values."""
 
-    MAX_KEYS = 50  # json_build_object takes at most 100 arguments
+    MAX_KEYS = 50  # fields in one selection
 
     def __init__(self) -> None:
         self.p = Params()
@@ -115,9 +153,9 @@ class Compiler:
 
     # -- objects ---------------------------------------------------------------------------
 
-    def obj(self, sels: list[Sel], column: Callable[[Sel], str], place: str = "") -> str:
-        """``json_build_object`` of the columns; ``place`` (the builder and the alias of the row it
-        reads, e.g. ``"claim c3"``) lets the SQL of a fixed field be reused.
+    def obj(self, sels: list[Sel], column: Callable[[Sel], str], place: str = "") -> Json:
+        """The JSON object of the columns, as ``json_build_object`` writes it; ``place`` (the builder
+        and the alias of the row it reads, e.g. ``"claim c3"``) lets the SQL of a fixed field be reused.
 
         A fixed field's SQL refers to no alias of the statement but ``place``'s own, and the aliases
         it makes inside were numbered after that one, so reusing it never captures another row;
@@ -126,7 +164,7 @@ class Compiler:
         if len(sels) > self.MAX_KEYS:
             raise NotCompilable("too many fields in one selection")
         if not sels:
-            return "json_build_object()"
+            return Json("'{}'")
         parts = []
         for s in sels:
             if s.fixed and place:
@@ -141,10 +179,13 @@ class Compiler:
                         s.sql[key] = sql
             else:
                 sql = column(s)
-            parts.append(f"'{s.key}', {sql}")
-        return f"json_build_object({', '.join(parts)})"
+            parts.append((s.key, _value(sql)))
+        pieces = []
+        for i, (name, value) in enumerate(parts):
+            pieces += [("{" if i == 0 else ", ") + f'"{name}" : ', value]
+        return Json(_text(*pieces, "}"))
 
-    def claim(self, sels: list[Sel], c: str) -> str:
+    def claim(self, sels: list[Sel], c: str) -> Json:
         def column(s: Sel) -> str:
             match s.name:
                 case "__typename":
@@ -167,31 +208,31 @@ class Compiler:
                     cs = self.alias("cs")
                     inner = self.speaker(s.fields, cs)
                     order = graph.ORDER_SPEAKERS.replace("cs.", f"{cs}.")
-                    return f"(SELECT {_agg(inner, order)} FROM claim_speaker {cs} WHERE {cs}.claim_id = {c}.id)"
+                    return Json(f"(SELECT {_agg(inner, order)} FROM claim_speaker {cs} WHERE {cs}.claim_id = {c}.id)")
                 case "appearances":
                     a = self.alias("a")
                     inner = self.appearance(s.fields, a)
-                    return f"(SELECT {_agg(inner, f'{a}.id')} FROM appearance {a} WHERE {a}.claim_id = {c}.id)"
+                    return Json(f"(SELECT {_agg(inner, f'{a}.id')} FROM appearance {a} WHERE {a}.claim_id = {c}.id)")
                 case "location":
                     return self.entity_by(s.fields, f"{c}.location_id")
                 case "mentions":
                     m, e = self.alias("m"), self.alias("e")
                     inner = self.entity(s.fields, e)
-                    return (
+                    return Json(
                         f"(SELECT {_agg(inner, f'{m}.entity_id')} FROM mention {m} "
                         f"JOIN entity {e} ON {e}.id = {m}.entity_id WHERE {m}.claim_id = {c}.id)"
                     )
                 case "topics":
                     ct, t = self.alias("ct"), self.alias("t")
                     inner = self.topic(s.fields, t)
-                    return (
+                    return Json(
                         f"(SELECT {_agg(inner, t + '.slug COLLATE ' + C)} FROM claim_topic {ct} "
                         f"JOIN topic {t} ON {t}.id = {ct}.topic_id WHERE {ct}.claim_id = {c}.id)"
                     )
                 case "relatedClaims":
                     r, rc = self.alias("r"), self.alias("rc")
                     inner = self.obj(s.fields, lambda x: self.related(x, r, rc))
-                    return (
+                    return Json(
                         f"(SELECT {_agg(inner, f'{r}.kind, {r}.related_claim_id')} FROM claim_relation {r} "
                         f"JOIN claim {rc} ON {rc}.id = {r}.related_claim_id AND {rc}.deleted_at IS NULL "
                         f"WHERE {r}.claim_id = {c}.id)"
@@ -210,7 +251,7 @@ class Compiler:
                 return self.claim(s.fields, rc)
         raise NotCompilable(f"RelatedClaim.{s.name}")
 
-    def speaker(self, sels: list[Sel], cs: str) -> str:
+    def speaker(self, sels: list[Sel], cs: str) -> Json:
         def column(s: Sel) -> str:
             match s.name:
                 case "__typename":
@@ -225,7 +266,7 @@ class Compiler:
 
         return self.obj(sels, column, f"speaker {cs}")
 
-    def appearance(self, sels: list[Sel], a: str) -> str:
+    def appearance(self, sels: list[Sel], a: str) -> Json:
         def column(s: Sel) -> str:
             match s.name:
                 case "__typename":
@@ -243,7 +284,7 @@ class Compiler:
                             "__typename": "'Span'",
                         }[x.name],
                     )
-                    return f"CASE WHEN {a}.span_start IS NULL THEN NULL ELSE {span} END"
+                    return Json(f"CASE WHEN {a}.span_start IS NULL THEN NULL ELSE {span} END")
                 case "source":
                     return self.source_by(s.fields, f"{a}.source_id")
                 case "citedSource":
@@ -252,15 +293,15 @@ class Compiler:
 
         return self.obj(sels, column, f"appearance {a}")
 
-    def entity_by(self, sels: list[Sel], id_sql: str) -> str:
+    def entity_by(self, sels: list[Sel], id_sql: str) -> Json:
         e = self.alias("e")
-        return f"(SELECT {self.entity(sels, e)} FROM entity {e} WHERE {e}.id = {id_sql})"
+        return Json(f"(SELECT {self.entity(sels, e)} FROM entity {e} WHERE {e}.id = {id_sql})")
 
-    def source_by(self, sels: list[Sel], id_sql: str) -> str:
+    def source_by(self, sels: list[Sel], id_sql: str) -> Json:
         s_ = self.alias("s")
-        return f"(SELECT {self.source(sels, s_)} FROM source {s_} WHERE {s_}.id = {id_sql})"
+        return Json(f"(SELECT {self.source(sels, s_)} FROM source {s_} WHERE {s_}.id = {id_sql})")
 
-    def entity(self, sels: list[Sel], e: str) -> str:
+    def entity(self, sels: list[Sel], e: str) -> Json:
         def column(s: Sel) -> str:
             match s.name:
                 case "__typename":
@@ -275,7 +316,7 @@ class Compiler:
                     return f"{e}.{s.name}"
                 case "aliases":
                     al = self.alias("al")
-                    return (
+                    return Json(
                         f"(SELECT {_agg(al + '.alias', al + '.alias COLLATE ' + C)} "
                         f"FROM entity_alias {al} WHERE {al}.entity_id = {e}.id)"
                     )
@@ -289,14 +330,14 @@ class Compiler:
                             "__typename": "'ExternalId'",
                         }[y.name],
                     )
-                    return (
+                    return Json(
                         f"(SELECT {_agg(inner, f'{x}.scheme, {x}.value')} "
                         f"FROM entity_external_id {x} WHERE {x}.entity_id = {e}.id)"
                     )
                 case "roles":
                     ro = self.alias("ro")
                     inner = self.role(s.fields, ro)
-                    return (
+                    return Json(
                         f"(SELECT {_agg(inner, f'{ro}.start_date NULLS FIRST, {ro}.id')} "
                         f"FROM entity_role {ro} WHERE {ro}.entity_id = {e}.id)"
                     )
@@ -308,7 +349,7 @@ class Compiler:
 
         return self.obj(sels, column, f"entity {e}")
 
-    def role(self, sels: list[Sel], ro: str) -> str:
+    def role(self, sels: list[Sel], ro: str) -> Json:
         return self.obj(
             sels,
             lambda y: {
@@ -321,7 +362,7 @@ class Compiler:
             f"role {ro}",
         )
 
-    def source(self, sels: list[Sel], s_: str) -> str:
+    def source(self, sels: list[Sel], s_: str) -> Json:
         def column(s: Sel) -> str:
             match s.name:
                 case "__typename":
@@ -341,7 +382,7 @@ class Compiler:
                 case "authors":
                     sa, e = self.alias("sa"), self.alias("e")
                     inner = self.entity(s.fields, e)
-                    return (
+                    return Json(
                         f"(SELECT {_agg(inner, f'{sa}.position, {sa}.entity_id')} FROM source_author {sa} "
                         f"JOIN entity {e} ON {e}.id = {sa}.entity_id WHERE {sa}.source_id = {s_}.id)"
                     )
@@ -350,7 +391,7 @@ class Compiler:
                 case "cites":
                     cs = self.alias("cs")
                     inner = self.source(s.fields, cs)
-                    return (
+                    return Json(
                         f"(SELECT {_agg(inner, f'{cs}.id')} FROM source {cs} WHERE {cs}.id IN "
                         f"(SELECT a.cited_source_id FROM appearance a WHERE a.source_id = {s_}.id))"
                     )
@@ -358,7 +399,7 @@ class Compiler:
 
         return self.obj(sels, column, f"source {s_}")
 
-    def topic(self, sels: list[Sel], t: str) -> str:
+    def topic(self, sels: list[Sel], t: str) -> Json:
         def column(s: Sel) -> str:
             match s.name:
                 case "__typename":
@@ -427,7 +468,7 @@ class Compiler:
                     return f"'{table.capitalize()}Connection'"
                 case "edges":
                     edge = self.obj(c.fields, edge_column)
-                    return (
+                    return Json(
                         f"(SELECT {_agg(edge, f'{pg}.n {fwd}')} FROM {pg} JOIN {table} {x} ON {x}.id = {pg}.id "
                         f"WHERE {pg}.n <= {size})"
                     )
@@ -447,7 +488,7 @@ class Compiler:
                     flat.members.append((c.key, column(c), ""))
             return ""
         body = self.obj(s.fields, column)
-        return f"(WITH {pg} AS ({numbered}) SELECT {body})"
+        return Json(f"(WITH {pg} AS ({numbered}) SELECT {body})")
 
     def claim_connection(self, s: Sel, scope: tuple[str, str] | None, flat: Flat | None = None) -> str:
         f: ClaimFilter = s.args.get("filter") or ClaimFilter()
@@ -469,12 +510,12 @@ class Compiler:
 
     # -- the query root ---------------------------------------------------------------------
 
-    def by_id(self, type_name: str, sels: list[Sel], row_id: int) -> str:
+    def by_id(self, type_name: str, sels: list[Sel], row_id: int) -> Json:
         ident = self.p.add(row_id, "::bigint")
         match type_name:
             case "Claim":
                 c = self.alias("c")
-                return (
+                return Json(
                     f"(SELECT {self.claim(sels, c)} FROM claim {c} WHERE {c}.id = {ident} AND {c}.deleted_at IS NULL)"
                 )
             case "Entity":
@@ -483,16 +524,16 @@ class Compiler:
                 return self.source_by(sels, ident)
             case "Topic":
                 t = self.alias("t")
-                return f"(SELECT {self.topic(sels, t)} FROM topic {t} WHERE {t}.id = {ident})"
+                return Json(f"(SELECT {self.topic(sels, t)} FROM topic {t} WHERE {t}.id = {ident})")
             case "Appearance":
                 a = self.alias("a")
-                return (
+                return Json(
                     f"(SELECT {self.appearance(sels, a)} FROM appearance {a} WHERE {a}.id = {ident} "
                     f"AND EXISTS (SELECT 1 FROM claim c WHERE c.id = {a}.claim_id AND c.deleted_at IS NULL))"
                 )
             case "EntityRole":
                 ro = self.alias("ro")
-                return f"(SELECT {self.role(sels, ro)} FROM entity_role {ro} WHERE {ro}.id = {ident})"
+                return Json(f"(SELECT {self.role(sels, ro)} FROM entity_role {ro} WHERE {ro}.id = {ident})")
         # An unused bound parameter would leave its type undetermined and fail the whole statement.
         raise NotCompilable(f"node of type {type_name}")
 
@@ -510,10 +551,13 @@ class Compiler:
                 return self.by_id(type_name, s.by_type.get(type_name, []), row_id)
             case "nodes":
                 items = [self.by_id(t, s.by_type.get(t, []), i) for t, i in s.args["ids"]]
-                return f"json_build_array({', '.join(items)})" if items else "'[]'::json"
+                if not items:
+                    return Json("'[]'")
+                pieces = [p for i, item in enumerate(items) for p in ("[" if i == 0 else ", ", _value(item))]
+                return Json(_text(*pieces, "]"))
             case "topics":
                 t = self.alias("t")
-                return f"(SELECT {_agg(self.topic(s.fields, t), t + '.slug COLLATE ' + C)} FROM topic {t})"
+                return Json(f"(SELECT {_agg(self.topic(s.fields, t), t + '.slug COLLATE ' + C)} FROM topic {t})")
             case "entities":
                 window: Window = s.args["window"]
                 sort = "entities-rank" if s.args.get("search") is not None else "entities"
@@ -542,11 +586,11 @@ class Compiler:
                 c, e = self.alias("c"), self.alias("e")
                 claim = self.claim(s.by_type.get("Claim", []), c)
                 entity = self.entity(s.by_type.get("Entity", []), e)
-                item = (
+                item = Json(
                     f"CASE WHEN {h}.type = 'Claim' THEN (SELECT {claim} FROM claim {c} WHERE {c}.id = {h}.id) "
                     f"ELSE (SELECT {entity} FROM entity {e} WHERE {e}.id = {h}.id) END"
                 )
-                return f"(SELECT {_agg(item, f'{h}.rank DESC, {h}.type, {h}.id')} FROM ({hits}) {h})"
+                return Json(f"(SELECT {_agg(item, f'{h}.rank DESC, {h}.type, {h}.id')} FROM ({hits}) {h})")
         raise NotCompilable(f"Query.{s.name}")
 
     def query(self, sels: list[Sel]) -> tuple[str, tuple[bytes, ...]]:
