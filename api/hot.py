@@ -61,14 +61,14 @@ class HotRoutes:
                     try:
                         if await self.graphql_post(scope, receive, send):
                             return
-                    except Exception as exc:  # the app's own handlers, as FastAPI would call them
-                        await (await errors.response_for(Request(scope, receive), exc))(scope, receive, send)
+                    except Exception as exc:
+                        await _problem(scope, receive, send, exc)
                         return
-                request = Request(scope, receive)
                 try:
-                    response = await self.graphql(request)
-                except Exception as exc:  # the app's own handlers, as FastAPI would call them
-                    response = await errors.response_for(request, exc)
+                    response = await self.graphql(Request(scope, receive))
+                except Exception as exc:
+                    await _problem(scope, receive, send, exc)
+                    return
                 if response is not None:
                     await response(scope, receive, send)
                     return
@@ -99,9 +99,8 @@ class HotRoutes:
             return False
         try:
             doc = rest_claims.readable(await store.get_claim(self.app_state.db, claim_id), claim_id)
-        except Exception as exc:  # the app's own handlers, as FastAPI would call them
-            request = Request(scope, receive)
-            await (await errors.response_for(request, exc))(scope, receive, send)
+        except Exception as exc:
+            await _problem(scope, receive, send, exc)
             return True
         status, headers, body = cached_raw(
             _header(scope, b"if-none-match") or None, doc.body, cache=ITEM_CACHE, version=doc.version
@@ -109,6 +108,11 @@ class HotRoutes:
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
         return True
+
+
+async def _problem(scope: Scope, receive: Receive, send: Send, exc: Exception) -> None:
+    """The answer the app's own exception handlers give to ``exc``, as FastAPI would call them."""
+    await (await errors.response_for(Request(scope, receive), exc))(scope, receive, send)
 
 
 def _header(scope: Scope, name: bytes) -> bytes:

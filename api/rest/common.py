@@ -23,7 +23,6 @@ from schema.common import MAX_ID, Problem
 from schema.documents import ClaimKind, Language, Slug
 
 JSON = "application/json"
-JSON_BYTES = JSON.encode()
 JSON_LD = "application/ld+json"
 NDJSON = "application/x-ndjson"
 LIST_CACHE = "public, max-age=30"
@@ -117,23 +116,33 @@ def cached(
     headers: dict[str, str] | None = None,
 ) -> Response:
     """A read's response with ETag and Cache-Control, or ``304`` when the client's copy is current."""
-    etag = etag_for(body, version)
-    out = {"ETag": etag, "Cache-Control": cache, "Vary": "Accept", **(headers or {})}
-    if etag_matches(request.headers.get("if-none-match"), etag, weak=True):
-        return Response(status_code=304, headers=out)
-    return Response(body, media_type=media_type, headers=out)
+    status, raw, content = cached_raw(
+        request.headers.get("if-none-match"), body, cache=cache, version=version, media_type=media_type, headers=headers
+    )
+    response = Response(content, status_code=status)
+    response.raw_headers = raw
+    return response
 
 
 def cached_raw(
-    if_none_match: bytes | None, body: bytes, *, cache: str, version: int | None = None
+    if_none_match: str | bytes | None,
+    body: bytes,
+    *,
+    cache: str,
+    version: int | None = None,
+    media_type: str = JSON,
+    headers: dict[str, str] | None = None,
 ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
-    """`cached` for a plain JSON body, as ASGI (status, headers, body): the same header lines in the
-    same order as the `Response` it builds, for the hot route (api.hot) that skips Starlette."""
-    etag = etag_for(body, version).encode()
-    out = [(b"etag", etag), (b"cache-control", cache.encode()), (b"vary", b"Accept")]
-    if etag_matches(if_none_match.decode("latin-1") if if_none_match is not None else None, etag.decode(), weak=True):
+    """`cached` as ASGI (status, header lines, body), for the hot route (api.hot) that skips
+    Starlette: the lines a `Response` would write, in its order (given ones, then length and type)."""
+    etag = etag_for(body, version)
+    out = [(b"etag", etag.encode()), (b"cache-control", cache.encode()), (b"vary", b"Accept")]
+    out += ((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in (headers or {}).items())
+    if isinstance(if_none_match, bytes):
+        if_none_match = if_none_match.decode("latin-1")
+    if etag_matches(if_none_match, etag, weak=True):
         return 304, out, b""
-    out += ((b"content-length", b"%d" % len(body)), (b"content-type", JSON_BYTES))
+    out += ((b"content-length", b"%d" % len(body)), (b"content-type", media_type.encode("latin-1")))
     return 200, out, body
 
 
