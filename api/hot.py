@@ -30,6 +30,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api import auth, errors
+from api.asgi import header
 from api.rest import claims as rest_claims
 from api.rest.common import ITEM_CACHE, cached_raw
 from db import claims as store
@@ -51,59 +52,57 @@ class HotRoutes:
         self.graphql_post: RawEndpoint | None = getattr(app_state, "graphql_post", None)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            claim_id = self.claim_read(scope)
-            if claim_id is not None:
-                if await self.get_claim(scope, receive, send, claim_id):
-                    return
-            elif scope["path"] == "/graphql" and scope["method"] in ("GET", "POST") and self.graphql is not None:
-                if scope["method"] == "POST" and self.graphql_post is not None:
-                    try:
-                        if await self.graphql_post(scope, receive, send):
-                            return
-                    except Exception as exc:
-                        await _problem(scope, receive, send, exc)
-                        return
-                try:
-                    response = await self.graphql(Request(scope, receive))
-                except Exception as exc:
-                    await _problem(scope, receive, send, exc)
-                    return
-                if response is not None:
-                    await response(scope, receive, send)
-                    return
+        hot = self.route(scope) if scope["type"] == "http" else None
+        if hot == "get_claim" and await self.get_claim(scope, receive, send):
+            return
+        if hot == "graphql" and await self.answer_graphql(scope, receive, send):
+            return
         await self.app(scope, receive, send)
 
-    def route(self, scope: Scope) -> Endpoint | None:
-        """The hot endpoint for this request, if it has the plain shape one covers (for tests)."""
-        if scope["path"] == "/graphql":
-            return self.graphql if scope["method"] in ("GET", "POST") else None
-        return self.get_claim if self.claim_read(scope) is not None else None  # type: ignore[return-value]
-
-    @staticmethod
-    def claim_read(scope: Scope) -> int | None:
-        """The claim id of a plain ``GET /v1/claims/{id}`` (no query string, no JSON-LD), else None."""
-        path = scope["path"]
-        if scope["method"] != "GET" or scope["query_string"] or not path.startswith("/v1/claims/"):
+    def route(self, scope: Scope) -> str | None:
+        """The hot endpoint for this request (``get_claim``, ``graphql``), if it has the plain shape
+        one covers: ``GET /v1/claims/{id}`` without a query string or JSON-LD in ``Accept``,
+        ``GET``/``POST /graphql``."""
+        path, method = scope["path"], scope["method"]
+        if path == "/graphql":
+            return "graphql" if method in ("GET", "POST") and self.graphql is not None else None
+        if method != "GET" or scope["query_string"] or not path.startswith("/v1/claims/"):
             return None
         found = _CLAIM_PATH.fullmatch(path)
-        if found is None or int(found[1]) > MAX_ID or b"ld+json" in _header(scope, b"accept"):
+        if found is None or int(found[1]) > MAX_ID or b"ld+json" in (header(scope, b"accept") or b""):
             return None
-        return int(found[1])
+        return "get_claim"
 
-    async def get_claim(self, scope: Scope, receive: Receive, send: Send, claim_id: int) -> bool:
+    async def answer_graphql(self, scope: Scope, receive: Receive, send: Send) -> bool:
+        """The GraphQL endpoint's answer (a reader's ``POST`` from and to ASGI messages); False
+        (→ FastAPI) when it has none."""
+        assert self.graphql is not None
+        try:
+            post = self.graphql_post if scope["method"] == "POST" else None
+            if post is not None and await post(scope, receive, send):
+                return True
+            response = await self.graphql(Request(scope, receive))
+        except Exception as exc:
+            await _problem(scope, receive, send, exc)
+            return True
+        if response is None:
+            return False
+        await response(scope, receive, send)
+        return True
+
+    async def get_claim(self, scope: Scope, receive: Receive, send: Send) -> bool:
         """`api.rest.claims.get_claim` for plain JSON, straight to ASGI messages; False (→ FastAPI)
         when the caller may not read, so the 401/403 come with everything else FastAPI checks."""
-        caller = scope.get("state", {}).get(auth.STATE_KEY)
-        if not isinstance(caller, auth.Caller) or not caller.allows("read"):
+        if auth.caller_in_scope(scope, "read") is None:
             return False
+        claim_id = int(scope["path"].rsplit("/", 1)[1])
         try:
             doc = rest_claims.readable(await store.get_claim(self.app_state.db, claim_id), claim_id)
         except Exception as exc:
             await _problem(scope, receive, send, exc)
             return True
         status, headers, body = cached_raw(
-            _header(scope, b"if-none-match") or None, doc.body, cache=ITEM_CACHE, version=doc.version
+            header(scope, b"if-none-match"), doc.body, cache=ITEM_CACHE, version=doc.version
         )
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
@@ -113,10 +112,3 @@ class HotRoutes:
 async def _problem(scope: Scope, receive: Receive, send: Send, exc: Exception) -> None:
     """The answer the app's own exception handlers give to ``exc``, as FastAPI would call them."""
     await (await errors.response_for(Request(scope, receive), exc))(scope, receive, send)
-
-
-def _header(scope: Scope, name: bytes) -> bytes:
-    for key, value in scope["headers"]:
-        if key == name:
-            return value  # type: ignore[no-any-return]
-    return b""

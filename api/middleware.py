@@ -34,6 +34,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import auth, docs
+from api.asgi import header
 from api.errors import Problem, problem_response
 from api.hot import HotRoutes
 from api.logs import REQUEST_ID, access_log, configure_logging, flush_access_log
@@ -96,14 +97,6 @@ async def stop_limiter(app: FastAPI) -> None:
 async def flush_logs(app: FastAPI) -> None:
     """Write the access lines still queued (api.logs.AccessSink)."""
     flush_access_log()
-
-
-def header(scope: Scope, name: bytes) -> bytes | None:
-    """The first value of request header ``name`` (lower-case bytes, as ASGI gives them)."""
-    for key, value in scope["headers"]:
-        if key == name:
-            return value  # type: ignore[no-any-return]
-    return None
 
 
 async def send_problem(

@@ -160,26 +160,21 @@ async def reset(dsn: str) -> None:
         await conn.close()
 
 
-def migrate(dsn: str) -> None:
-    """Apply the project's migrations (the same code `claims serve` runs)."""
+def migrate(dsn: str) -> list[str]:
+    """Apply the project's migrations (the same code `claims serve` runs); the versions applied."""
     from db.migrate import migrate as run
 
-    asyncio.run(run(dsn))
+    return asyncio.run(run(dsn))
 
 
-async def migrate_and_vacuum(dsn: str) -> list[str]:
-    """Apply migrations newer than the data set; after any, ``VACUUM ANALYZE`` (a rewritten table
-    has no visibility map, which index-only scans need). The versions applied."""
-    from db.migrate import migrate as run
-
-    applied = await run(dsn)
-    if applied:
-        conn = await asyncpg.connect(dsn, command_timeout=None)
-        try:
-            await conn.execute("VACUUM ANALYZE")
-        finally:
-            await conn.close()
-    return applied
+async def vacuum(dsn: str) -> None:
+    """``VACUUM ANALYZE``: statistics, and the visibility map index-only scans need (a table a
+    migration rewrote has none)."""
+    conn = await asyncpg.connect(dsn, command_timeout=None)
+    try:
+        await conn.execute("VACUUM ANALYZE")
+    finally:
+        await conn.close()
 
 
 def claims_command() -> str:
@@ -226,8 +221,9 @@ def build(dsn: str, n: int, log: Callable[[str], None]) -> str:
     found = asyncio.run(current_size(dsn))
     if found is not None and found[0] == n:
         log(f"data: reusing {n:,} claims in {dsn} (built by {found[1]})")
-        applied = asyncio.run(migrate_and_vacuum(dsn))
-        if applied:  # here, not in the first server's start-up, which has a deadline
+        applied = migrate(dsn)  # here, not in the first server's start-up, which has a deadline
+        if applied:
+            asyncio.run(vacuum(dsn))
             log(f"data: applied the migrations {', '.join(applied)} and vacuumed")
         return found[1]
     log(f"data: building {n:,} claims in {dsn} (was: {found})")

@@ -86,11 +86,10 @@ class Statement(NamedTuple):
 @dataclass
 class Flat:
     """A root connection written as members of the statement's row instead of one JSON value:
-    its page as a common table expression, and per member (key, SQL of a JSON value, or None
-    and the member's JSON literal)."""
+    its page as a common table expression, and per member its key and the SQL of its JSON text."""
 
     ctes: list[str] = field(default_factory=list)
-    members: list[tuple[str, str | None, str]] = field(default_factory=list)
+    members: list[tuple[str, str]] = field(default_factory=list)
 
 
 def gid(type_name: str, id_sql: str) -> str:
@@ -165,7 +164,7 @@ class Compiler:
             raise NotCompilable("too many fields in one selection")
         if not sels:
             return Json("'{}'")
-        parts = []
+        parts: list[str] = []
         for s in sels:
             if s.fixed and place:
                 key = (place, s.name)
@@ -179,11 +178,8 @@ class Compiler:
                         s.sql[key] = sql
             else:
                 sql = column(s)
-            parts.append((s.key, _value(sql)))
-        pieces = []
-        for i, (name, value) in enumerate(parts):
-            pieces += [("{" if i == 0 else ", ") + f'"{name}" : ', value]
-        return Json(_text(*pieces, "}"))
+            parts += [("{" if not parts else ", ") + f'"{s.key}" : ', _value(sql)]
+        return Json(_text(*parts, "}"))
 
     def claim(self, sels: list[Sel], c: str) -> Json:
         def column(s: Sel) -> str:
@@ -481,11 +477,7 @@ class Compiler:
         numbered = f"SELECT q.id, q.sort_key, row_number() OVER () AS n FROM ({page}) q"
         if flat is not None:
             flat.ctes.append(f"{pg} AS ({numbered})")
-            for c in s.fields:
-                if c.name == "__typename":
-                    flat.members.append((c.key, None, f'"{table.capitalize()}Connection"'))
-                else:
-                    flat.members.append((c.key, column(c), ""))
+            flat.members += ((c.key, _value(column(c))) for c in s.fields)
             return ""
         body = self.obj(s.fields, column)
         return Json(f"(WITH {pg} AS ({numbered}) SELECT {body})")
@@ -600,32 +592,25 @@ class Compiler:
             raise NotCompilable("too many fields in one selection")
         ctes: list[str] = []
         columns: list[str] = []
-        pieces: list[str] = []
-        text = '{"data" : {'
+        pieces = ['{"data" : {']  # the literal JSON before each column, and after the last
+
+        def member(i: int, key: str, sql: str) -> None:
+            pieces[-1] += f'{", " if i else ""}"{key}" : '
+            columns.append(sql)
+            pieces.append("")
+
         for i, s in enumerate(sels):
-            text += f'{", " if i else ""}"{s.key}" : '
-            if s.name == "__typename":
-                text += '"Query"'
-                continue
             flat = Flat() if s.name in CONNECTIONS else None
             sql = self.root_field(s, flat)
             if flat is None:
-                pieces.append(text)
-                columns.append(f"({sql})::text")
-                text = ""
+                member(i, s.key, _value(sql))
                 continue
             ctes += flat.ctes
-            text += "{"
-            for j, (key, member, literal) in enumerate(flat.members):
-                text += f'{", " if j else ""}"{key}" : '
-                if member is None:
-                    text += literal
-                else:
-                    pieces.append(text)
-                    columns.append(f"({member})::text")
-                    text = ""
-            text += "}"
-        pieces.append(text + "}}")
+            pieces[-1] += f'{", " if i else ""}"{s.key}" : {{'
+            for j, (key, value) in enumerate(flat.members):
+                member(j, key, value)
+            pieces[-1] += "}"
+        pieces[-1] += "}}"
         with_ = f"WITH {', '.join(ctes)} " if ctes else ""
         return f"{with_}SELECT {', '.join(columns)}", tuple(p.encode() for p in pieces)
 

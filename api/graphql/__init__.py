@@ -14,6 +14,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
+from api.asgi import header
 from api.auth import caller_from_headers, caller_in_scope, header_token, require_read
 from api.errors import Problem, problem_response
 from api.graphql.executor import Executor
@@ -45,13 +46,6 @@ def _parsed(body: bytes) -> dict[str, Any] | Response:
     if not isinstance(parsed, dict):
         return problem_response(400, "The body must be a JSON object.", kind="bad-request")
     return parsed
-
-
-def _header(scope: Any, name: bytes) -> bytes:
-    for key, value in scope["headers"]:
-        if key == name:
-            return value  # type: ignore[no-any-return]
-    return b""
 
 
 def build(settings: Settings) -> tuple[Any, Executor]:
@@ -150,7 +144,7 @@ def install(app: FastAPI, settings: Settings) -> None:
         if caller is None:
             return False
         request = Request(scope, receive)
-        refused = _unsupported(_header(scope, b"content-type"))
+        refused = _unsupported(header(scope, b"content-type") or b"")
         if refused is None:
             chunks = []
             while True:

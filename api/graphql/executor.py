@@ -27,7 +27,6 @@ from graphql import (
     GraphQLSyntaxError,
     InlineFragmentNode,
     IntValueNode,
-    ListTypeNode,
     NamedTypeNode,
     NonNullTypeNode,
     OperationDefinitionNode,
@@ -43,7 +42,7 @@ from graphql.execution.values import VariableValues, get_variable_values
 from graphql.language import Visitor as GraphQLVisitor
 from graphql.validation import NoSchemaIntrospectionCustomRule
 
-from api.graphql.plan import Planner, directive_variables
+from api.graphql.plan import ID_LOOKUPS, Planner, directive_variables
 from api.settings import Settings
 from db.compile import NotCompilable, Statement, compile_query
 from db.database import Database, DatabaseUnavailable
@@ -83,10 +82,6 @@ class Prepared:
     fragments: dict[str, FragmentDefinitionNode]
     directive_variables: frozenset[str] = frozenset()
     size_variables: tuple[str, ...] = ()  # variables given as `first`/`last`: all `_cost` reads
-
-
-# Root fields whose `id` argument is decoded as the id of this type (`Planner._interpret`).
-ID_LOOKUPS = {"claim": "Claim", "entity": "Entity", "source": "Source"}
 
 
 @dataclass(frozen=True)
@@ -355,9 +350,9 @@ def _id_variables(
     types: dict[str, str] = {}
     for d in definitions:
         named = d.type.type if isinstance(d.type, NonNullTypeNode) else d.type
-        if d.default_value is not None or isinstance(named, ListTypeNode) or not isinstance(named, NamedTypeNode):
+        if not isinstance(named, NamedTypeNode) or named.name.value != "ID":
             return None
-        if named.name.value != "ID" or d.directives:
+        if d.default_value is not None or d.directives:
             return None
         types[d.variable.name.value] = ""
     if operation.directives and _uses_variables(operation.directives):

@@ -44,6 +44,8 @@ _SNAKE = {
     "reportedBefore": "reported_before",
 }
 
+# Root look-ups whose `id` argument is the global id of this type.
+ID_LOOKUPS = {"claim": "Claim", "entity": "Entity", "source": "Source"}
 CLAIM_CONNECTIONS = {("Query", "claims"), ("Entity", "claims")}
 PLAIN_CONNECTIONS = {("Entity", "mentionedIn"), ("Source", "claims"), ("Topic", "claims")}
 
@@ -171,9 +173,9 @@ class Planner:
             return {"window": self.window(raw, "-said_at")}
         if parent != "Query":
             return {}
+        if name in ID_LOOKUPS:
+            return {"id": from_global_id(raw["id"], ID_LOOKUPS[name])[1]}
         match name:
-            case "claim" | "entity" | "source":
-                return {"id": from_global_id(raw["id"], name.capitalize())[1]}
             case "node":
                 return {"id": from_global_id(raw["id"])}
             case "nodes":
