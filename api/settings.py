@@ -54,19 +54,32 @@ class Settings:
                 continue
             default = None if f.default is MISSING else f.default
             kind: type[Any] = type(default) if default is not None else str
-            if f.name == "cors_origins":
-                values[f.name] = tuple(o.strip() for o in raw.split(",") if o.strip())
-            elif f.name == "data_dir":
-                values[f.name] = Path(raw)
-            elif kind is bool:
-                values[f.name] = _bool(raw)
-            elif kind is int:
-                values[f.name] = int(raw)
-            elif kind is float:
-                values[f.name] = float(raw)
-            else:
-                values[f.name] = raw
+            try:
+                values[f.name] = _parse(f.name, kind, raw)
+            except ValueError as exc:
+                raise ValueError(f"{env_name(f.name)}={raw!r}: {exc}") from None
         return cls(**values)  # type: ignore[arg-type]
+
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def _parse(name: str, kind: type[Any], raw: str) -> object:
+    if name == "cors_origins":
+        return tuple(o.strip() for o in raw.split(",") if o.strip())
+    if name == "data_dir":
+        return Path(raw)
+    if name == "log_level":  # any case, as logging's own names
+        if raw.strip().upper() not in LOG_LEVELS:
+            raise ValueError(f"expected one of {', '.join(LOG_LEVELS)} (any case)")
+        return raw.strip().upper()
+    if kind is bool:
+        return _bool(raw)
+    if kind is int:
+        return int(raw)
+    if kind is float:
+        return float(raw)
+    return raw
 
 
 def env_name(field_name: str) -> str:

@@ -5,7 +5,10 @@ from the app's own pool (`db.pool`, no reset on release, as db/database.py uses 
 the JSON text PostgreSQL built is the response body. Whatever Claimsbase spends above this is the
 cost of being an API.
 
-    BENCH_DSN=postgresql://… BENCH_WORDS=energy,oil uvicorn bench.floor:app --workers 2
+    BENCH_DSN=postgresql://… BENCH_WORDS=energy,oil python -m bench.floor --port 8302 --workers 2
+
+It is served the way `claims serve` serves Claimsbase — uvicorn with `api.server`'s protocol, which
+writes each response in one go — so the two differ by the app alone.
 
 Paths: ``/feed`` (GraphQL feed), ``/gql/claim/{id}``, ``/gql/person/{id}``, ``/gql/search/{word}``,
 ``/rest/claims/{id}``, ``/rest/speaker/{id}?after=…&before=…``, ``/rest/search/{word}``.
@@ -143,3 +146,29 @@ class Floor:
 
 
 app = Floor()
+
+
+def main() -> None:
+    """uvicorn with `claims serve`'s HTTP protocol, no access log."""
+    import argparse
+
+    import uvicorn
+
+    from api.server import CorkedHttpToolsProtocol
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=8302)
+    parser.add_argument("--workers", type=int, default=1)
+    args = parser.parse_args()
+    uvicorn.run(
+        "bench.floor:app",
+        http=CorkedHttpToolsProtocol,
+        port=args.port,
+        workers=args.workers,
+        log_level="warning",
+        access_log=False,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -74,21 +74,9 @@ def claimsbase(dsn: str, port: int, workers: int, rate_limit: int) -> Server:
 
 
 def floor(dsn: str, port: int, workers: int, words: list[str]) -> Server:
-    """bench/floor.py under uvicorn, same worker count, no access log."""
+    """bench/floor.py under uvicorn as `claims serve` runs it, same worker count, no access log."""
     env = {**os.environ, "BENCH_DSN": dsn, "BENCH_WORDS": ",".join(words)}
-    argv = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "bench.floor:app",
-        "--port",
-        str(port),
-        "--workers",
-        str(workers),
-        "--log-level",
-        "warning",
-        "--no-access-log",
-    ]
+    argv = [sys.executable, "-m", "bench.floor", "--port", str(port), "--workers", str(workers)]
     return _start(f"floor-w{workers}", argv, env, f"http://127.0.0.1:{port}", "/feed")
 
 

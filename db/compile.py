@@ -115,6 +115,12 @@ def _quoted(sql: str) -> Json:
     return Json(f"'\"' || {sql} || '\"'")
 
 
+def _enum(column_sql: str) -> Json:
+    """A GraphQL enum's JSON from its column: the value upper-cased. The columns' CHECK constraints
+    (db/migrations) allow only lower-case letters and ``_``, so it needs no escaping either."""
+    return _quoted(f"upper({column_sql})")
+
+
 _TYPE_NAME = re.compile(r"'([A-Za-z]+)'")
 
 
@@ -201,11 +207,11 @@ class Compiler:
                 case "content" | "language":
                     return f"{c}.{s.name}"
                 case "kind":
-                    return f"upper({c}.kind)"
+                    return _enum(f"{c}.kind")
                 case "saidAt":
                     return f"{c}.said_at"
                 case "saidAtPrecision":
-                    return f"upper({c}.said_at_precision)"
+                    return _enum(f"{c}.said_at_precision")
                 case "firstReportedAt":
                     return f"{c}.first_reported_at"
                 case "speakers":
@@ -250,7 +256,7 @@ class Compiler:
             case "__typename":
                 return "'RelatedClaim'"
             case "kind":
-                return f"upper({r}.kind)"
+                return _enum(f"{r}.kind")
             case "claim":
                 return self.claim(s.fields, rc)
         raise NotCompilable(f"RelatedClaim.{s.name}")
@@ -261,7 +267,7 @@ class Compiler:
                 case "__typename":
                     return "'ClaimSpeaker'"
                 case "role":
-                    return f"upper({cs}.role)"
+                    return _enum(f"{cs}.role")
                 case "position":
                     return f"{cs}.position"
                 case "entity":
@@ -315,7 +321,7 @@ class Compiler:
                 case "databaseId":
                     return f"{e}.id"
                 case "kind":
-                    return f"upper({e}.kind)"
+                    return _enum(f"{e}.kind")
                 case "name" | "description":
                     return f"{e}.{s.name}"
                 case "aliases":
@@ -376,7 +382,7 @@ class Compiler:
                 case "databaseId":
                     return f"{s_}.id"
                 case "kind":
-                    return f"upper({s_}.kind)"
+                    return _enum(f"{s_}.kind")
                 case "title" | "url" | "language":
                     return f"{s_}.{s.name}"
                 case "publishedAt":
