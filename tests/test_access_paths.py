@@ -147,3 +147,25 @@ async def test_a_date_range_bounds_the_index_walk(db: Database, data: dict[str, 
     sql, params = build(data)
     walk = [n for n in await explain(db, sql, params) if n.get("Index Name") == index]
     assert walk and "said_key >=" in walk[0].get("Index Cond", ""), f"{case}: the range does not bound {index}"
+
+
+FEED = """{ claims(first: 5) { edges { node { id content
+  speakers { role entity { id name } }
+  appearances { quote source { id title publisher { id name } } } } } } }"""
+
+
+async def test_the_compiled_feed_probes_the_hash_indexes_row_by_row(db: Database, data: dict[str, int]) -> None:
+    """Each claim's speakers, each speaker's and publisher's entity and each appearance's source are
+    equality look-ups, one per row: the hash indexes of db/migrations/0002 serve them (one bucket
+    page, not a b-tree descent)."""
+    from bench.queries import compiled
+
+    statement = compiled(FEED, {})
+    plan = await explain(db, statement.sql, statement.params, "SET LOCAL enable_seqscan = off")
+    used = {(n.get("Relation Name"), n.get("Index Name")) for n in plan if "Index Name" in n}
+    for table, index in [
+        ("claim_speaker", "claim_speaker_claim_hash"),
+        ("entity", "entity_id_hash"),
+        ("source", "source_id_hash"),
+    ]:
+        assert (table, index) in used, f"{table} is not read through {index}: {sorted(used)}"
