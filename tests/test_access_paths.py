@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from bench.queries import FEED, compiled
 from db.database import Database
 from db.filters import ClaimFilter, Cursor, Params, page_sql
 from db.normalize import name_norm
@@ -149,18 +150,11 @@ async def test_a_date_range_bounds_the_index_walk(db: Database, data: dict[str, 
     assert walk and "said_key >=" in walk[0].get("Index Cond", ""), f"{case}: the range does not bound {index}"
 
 
-FEED = """{ claims(first: 5) { edges { node { id content
-  speakers { role entity { id name } }
-  appearances { quote source { id title publisher { id name } } } } } } }"""
-
-
 async def test_the_compiled_feed_probes_the_hash_indexes_row_by_row(db: Database, data: dict[str, int]) -> None:
     """Each claim's speakers, each speaker's and publisher's entity and each appearance's source are
     equality look-ups, one per row: the hash indexes of db/migrations/0002 serve them (one bucket
-    page, not a b-tree descent)."""
-    from bench.queries import compiled
-
-    statement = compiled(FEED, {})
+    page, not a b-tree descent). The statement is the benchmark's 50-claim feed."""
+    statement = compiled(FEED, {"first": 50})
     plan = await explain(db, statement.sql, statement.params, "SET LOCAL enable_seqscan = off")
     used = {(n.get("Relation Name"), n.get("Index Name")) for n in plan if "Index Name" in n}
     for table, index in [

@@ -15,16 +15,25 @@ import uvicorn
 from api.server import CorkedHttpToolsProtocol, CorkedTransport
 
 
-async def _pair() -> tuple[asyncio.Transport, socket.socket]:
+async def _corked() -> tuple[CorkedTransport, socket.socket]:
+    """A `CorkedTransport` over one end of a socket pair, and the other end (non-blocking)."""
     mine, theirs = socket.socketpair()
-    transport, _ = await asyncio.get_running_loop().connect_accepted_socket(asyncio.Protocol, mine)
+    loop = asyncio.get_running_loop()
+    transport, _ = await loop.connect_accepted_socket(asyncio.Protocol, mine)
     theirs.setblocking(False)
-    return transport, theirs
+    return CorkedTransport(transport, loop), theirs
+
+
+async def _received(peer: socket.socket) -> bytes:
+    """What reaches ``peer`` (b"" once the stream has ended), waiting up to 2 s for it."""
+    await asyncio.sleep(0.05)
+    peer.setblocking(True)
+    peer.settimeout(2)
+    return peer.recv(1000)
 
 
 async def test_writes_of_one_turn_leave_together_at_its_end() -> None:
-    transport, peer = await _pair()
-    corked = CorkedTransport(transport, asyncio.get_running_loop())
+    corked, peer = await _corked()
     corked.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n")
     corked.write(b"{}")
     with pytest.raises(BlockingIOError):  # nothing reached the socket during the turn
@@ -38,26 +47,20 @@ async def test_writes_of_one_turn_leave_together_at_its_end() -> None:
     peer.close()
 
 
-async def test_close_writes_what_is_held_first_and_abort_drops_it() -> None:
-    transport, peer = await _pair()
-    corked = CorkedTransport(transport, asyncio.get_running_loop())
+async def test_close_writes_what_is_held_first() -> None:
+    corked, peer = await _corked()
     corked.write(b"last words")
     corked.close()
-    await asyncio.sleep(0.05)
-    peer.setblocking(True)
-    peer.settimeout(2)
-    assert peer.recv(1000) == b"last words"
-    assert peer.recv(1000) == b""  # then the end of the stream
+    assert await _received(peer) == b"last words"
+    assert await _received(peer) == b""  # then the end of the stream
     peer.close()
 
-    transport, peer = await _pair()
-    corked = CorkedTransport(transport, asyncio.get_running_loop())
+
+async def test_abort_drops_what_is_held() -> None:
+    corked, peer = await _corked()
     corked.write(b"never sent")
     corked.abort()
-    await asyncio.sleep(0.05)
-    peer.setblocking(True)
-    peer.settimeout(2)
-    assert peer.recv(1000) == b""
+    assert await _received(peer) == b""
     assert corked.is_closing()  # everything else is the wrapped transport's
     peer.close()
 
