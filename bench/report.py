@@ -12,6 +12,7 @@ from bench.importing import ImportResult
 from bench.load import Result
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+ROOT = RESULTS.parent.parent
 
 
 @dataclass
@@ -103,10 +104,26 @@ def machine(dsn: str) -> list[str]:
     ).stdout.strip()
     return [
         f"- date: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}",
+        f"- code: {commit()}",
         f"- machine: {nproc} cores (`nproc`), CPU {cpu}, {platform.system()} {platform.release()}",
         f"- PostgreSQL {pg or 'unknown'} at {dsn.rsplit('@', 1)[-1]} (the local server over TCP, not the embedded one)",
         f"- Python {platform.python_version()}",
     ]
+
+
+def commit() -> str:
+    """The checkout's commit, and whether tracked files (but this report) differ from it: the
+    figures are that code's."""
+
+    def git(*args: str) -> str:
+        out = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False)
+        return out.stdout.strip() if out.returncode == 0 else ""
+
+    head = git("rev-parse", "--short", "HEAD")
+    if not head:
+        return "not a git checkout"
+    dirty = git("status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)bench/RESULTS.md")
+    return f"commit {head}" + (" with uncommitted changes to tracked files" if dirty else "")
 
 
 def write(report: Report, dsn: str) -> str:

@@ -70,9 +70,9 @@ class Statement(NamedTuple):
     them — ``pieces[0] + column 0 + pieces[1] + … + pieces[-1]`` is the response document.
 
     Each column leaves PostgreSQL as ``bytea`` of its UTF-8 text (``convert_to``), so asyncpg hands
-    over the bytes as they came off the wire: as ``text`` they were decoded into a ``str`` only to
-    be encoded back for the socket: about 45 µs of Python for the 75 kB feed, while PostgreSQL's
-    side measured the same either way (docs/graphql.md, Performance)."""
+    over the bytes as they came off the wire. As ``text`` they were decoded into a ``str`` only to
+    be encoded back for the socket, about 45 µs of Python for the 75 kB feed; PostgreSQL's side
+    measured the same either way (docs/graphql.md, Performance)."""
 
     sql: str
     params: list[Any]
