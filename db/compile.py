@@ -441,9 +441,11 @@ class Compiler:
         table: str,
         total: str | None,
         flat: Flat | None = None,
+        tid: bool = False,
     ) -> str:
         """A Relay connection over a page statement of rows ``(id, sort_key)`` (``size + 1`` of them);
-        with ``flat``, its page and members go there and the SQL returned is empty."""
+        with ``flat``, its page and members go there and the SQL returned is empty. ``tid``: the
+        page's rows also carry ``tid``, their ``ctid`` (`db.filters.page_sql`), to fetch them by."""
         pg, x = self.alias("pg"), self.alias("n")
         size = self.p.int_literal(window.size)
         fwd = "DESC" if window.backward else "ASC"
@@ -483,8 +485,9 @@ class Compiler:
                     return f"'{table.capitalize()}Connection'"
                 case "edges":
                     edge = self.obj(c.fields, edge_column)
+                    on = f"{x}.ctid = {pg}.tid" if tid else f"{x}.id = {pg}.id"
                     return Json(
-                        f"(SELECT {_agg(edge, f'{pg}.n {fwd}')} FROM {pg} JOIN {table} {x} ON {x}.id = {pg}.id "
+                        f"(SELECT {_agg(edge, f'{pg}.n {fwd}')} FROM {pg} JOIN {table} {x} ON {on} "
                         f"WHERE {pg}.n <= {size})"
                     )
                 case "pageInfo":
@@ -493,7 +496,7 @@ class Compiler:
                     return f"({total})"
             raise NotCompilable(f"Connection.{c.name}")
 
-        numbered = f"SELECT q.id, q.sort_key, row_number() OVER () AS n FROM ({page}) q"
+        numbered = f"SELECT q.id, q.sort_key{', q.tid' if tid else ''}, row_number() OVER () AS n FROM ({page}) q"
         if flat is not None:
             flat.ctes.append(f"{pg} AS ({numbered})")
             flat.members += ((c.key, _value(column(c))) for c in s.fields)
@@ -513,11 +516,12 @@ class Compiler:
             limit=window.size + 1,
             backward=window.backward,
             scope=scope,
+            tid=True,
         )
         total = None
         if any(c.name == "totalCount" for c in s.fields):
             total = count_sql(f, self.p, scope)
-        return self.connection(s, page, sort, window, self.claim, "claim", total, flat)
+        return self.connection(s, page, sort, window, self.claim, "claim", total, flat, tid=True)
 
     # -- the query root ---------------------------------------------------------------------
 

@@ -215,8 +215,13 @@ def page_sql(
     backward: bool = False,
     scope: tuple[str, str] | None = None,
     few_hits: int | None = None,
+    tid: bool = False,
 ) -> str:
     """SQL for one page: rows ``(id bigint, sort_key text)`` in page order, at most ``limit`` of them.
+
+    ``tid`` adds each claim's ``ctid`` as column ``tid``: the statement that turns the page into
+    JSON fetches the rows by it (a TID scan, one buffer) instead of descending ``claim``'s primary
+    key again. The page and that statement share one snapshot, so the row version is the page's.
 
     ``scope`` = (kind, SQL expression) restricts to one entity's, topic's or source's claims — a
     bound parameter, or a column of an outer query for nested GraphQL connections. ``backward``
@@ -271,8 +276,9 @@ def page_sql(
         )
     where = " AND ".join(conds)
     order = f"ORDER BY {order_key} {direction}, {order_id} {direction} LIMIT {p.int_literal(limit)}"
+    row = ", c.ctid AS tid" if tid else ""
     if not f.q or sort == "relevance":
-        return f"SELECT {order_id} AS id, {order_key}::text AS sort_key FROM {drive} WHERE {where} {order}"
+        return f"SELECT {order_id} AS id, {order_key}::text AS sort_key{row} FROM {drive} WHERE {where} {order}"
     # A text search in date order. Walking the date index and testing each claim finds a common
     # word's page in a few hundred rows, but a rare one's only after thousands, and a word no claim
     # holds only at the end of the index (1,000,000 claims: 10 s, past the statement timeout). The
@@ -285,9 +291,9 @@ def page_sql(
         f"SELECT h.id FROM claim h WHERE h.search @@ websearch_to_tsquery('english', {p.add(tsquery_text(f.q))}) "
         f"LIMIT {few} + 1"
     )
-    select = f"SELECT {order_id} AS id, {order_key} AS k FROM {drive}"
+    select = f"SELECT {order_id} AS id, {order_key} AS k{row} FROM {drive}"
     return (
-        f"WITH hits AS MATERIALIZED ({hits}) SELECT id, k::text AS sort_key FROM ("
+        f"WITH hits AS MATERIALIZED ({hits}) SELECT id, k::text AS sort_key{', tid' if tid else ''} FROM ("
         f"({select} WHERE (SELECT count(*) FROM hits) <= {few} AND c.id IN (SELECT id FROM hits) AND {where} {order}) "
         f"UNION ALL ({select} WHERE (SELECT count(*) FROM hits) > {few} AND {where} {order})"
         f") u ORDER BY k {direction}, id {direction}"

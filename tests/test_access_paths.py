@@ -163,3 +163,14 @@ async def test_the_compiled_feed_probes_the_hash_indexes_row_by_row(db: Database
         ("source", "source_id_hash"),
     ]:
         assert (table, index) in used, f"{table} is not read through {index}: {sorted(used)}"
+
+
+async def test_the_compiled_feed_fetches_its_claims_by_tid(db: Database, data: dict[str, int]) -> None:
+    """The page carries each claim's ctid, and the feed's JSON is built from rows fetched by it (a
+    TID scan, one buffer) rather than by a second descent of ``claim_pkey`` (db.filters.page_sql,
+    ``tid``)."""
+    statement = compiled(FEED, {"first": 50})
+    plan = await explain(db, statement.sql, statement.params, "SET LOCAL enable_seqscan = off")
+    claim_reads = [(n["Node Type"], n.get("Index Name")) for n in plan if n.get("Relation Name") == "claim"]
+    assert ("Tid Scan", None) in claim_reads, claim_reads
+    assert ("Index Scan", "claim_pkey") not in claim_reads, claim_reads
