@@ -150,13 +150,17 @@ async def test_a_date_range_bounds_the_index_walk(db: Database, data: dict[str, 
     assert walk and "said_key >=" in walk[0].get("Index Cond", ""), f"{case}: the range does not bound {index}"
 
 
+async def feed_plan(db: Database) -> list[dict[str, Any]]:
+    """The plan of the benchmark's 50-claim feed as `/graphql` compiles it (sequential scans priced out)."""
+    statement = compiled(FEED, {"first": 50})
+    return await explain(db, statement.sql, statement.params, "SET LOCAL enable_seqscan = off")
+
+
 async def test_the_compiled_feed_probes_the_hash_indexes_row_by_row(db: Database, data: dict[str, int]) -> None:
     """Each claim's speakers, each speaker's and publisher's entity and each appearance's source are
     equality look-ups, one per row: the hash indexes of db/migrations/0002 serve them (one bucket
-    page, not a b-tree descent). The statement is the benchmark's 50-claim feed."""
-    statement = compiled(FEED, {"first": 50})
-    plan = await explain(db, statement.sql, statement.params, "SET LOCAL enable_seqscan = off")
-    used = {(n.get("Relation Name"), n.get("Index Name")) for n in plan if "Index Name" in n}
+    page, not a b-tree descent)."""
+    used = {(n.get("Relation Name"), n.get("Index Name")) for n in await feed_plan(db) if "Index Name" in n}
     for table, index in [
         ("claim_speaker", "claim_speaker_claim_hash"),
         ("entity", "entity_id_hash"),
@@ -169,8 +173,8 @@ async def test_the_compiled_feed_fetches_its_claims_by_tid(db: Database, data: d
     """The page carries each claim's ctid, and the feed's JSON is built from rows fetched by it (a
     TID scan, one buffer) rather than by a second descent of ``claim_pkey`` (db.filters.page_sql,
     ``tid``)."""
-    statement = compiled(FEED, {"first": 50})
-    plan = await explain(db, statement.sql, statement.params, "SET LOCAL enable_seqscan = off")
-    claim_reads = [(n["Node Type"], n.get("Index Name")) for n in plan if n.get("Relation Name") == "claim"]
+    claim_reads = [
+        (n["Node Type"], n.get("Index Name")) for n in await feed_plan(db) if n.get("Relation Name") == "claim"
+    ]
     assert ("Tid Scan", None) in claim_reads, claim_reads
     assert ("Index Scan", "claim_pkey") not in claim_reads, claim_reads
