@@ -9,6 +9,7 @@ the property behind "page 10,000 costs what page 1 costs": a keyset page is an i
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -178,3 +179,14 @@ async def test_the_compiled_feed_fetches_its_claims_by_tid(db: Database, data: d
     ]
     assert ("Tid Scan", None) in claim_reads, claim_reads
     assert ("Index Scan", "claim_pkey") not in claim_reads, claim_reads
+
+
+def test_the_compiled_feed_reads_its_long_texts_already_escaped() -> None:
+    """Content, names, quotes, titles and URLs come from the ``*_json`` columns that
+    db/migrations/0003 keeps escaped, not through ``to_json`` on every read; only the two
+    timestamps and the page's ``hasNextPage`` are still written by ``to_json``."""
+    sql = compiled(FEED, {"first": 50}).sql
+    for column in ("content", "name", "quote", "title", "url"):
+        assert f".{column}_json" in sql, column
+    assert not re.search(r"to_json\(\w+\.(content|name|quote|title|url)\)", sql)
+    assert sorted(re.findall(r"to_json\(([^()]*)\)", sql)) == ["n2.said_at", "s6.published_at"]

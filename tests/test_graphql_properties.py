@@ -49,6 +49,7 @@ from db.migrate import migrate
 from schema.graphql.context import Context
 from schema.graphql.scalars import to_global_id
 from tests.conftest import TABLES
+from tests.rest_helpers import document, quote, write
 from tests.test_graphql import load_corpus
 
 DIFFERENTIAL = settings(
@@ -356,6 +357,42 @@ async def test_the_compiled_path_answers_exactly_as_ordinary_resolution(
     expected = orjson.loads(ordinary)
     assert "errors" not in expected, f"compiled although the ordinary path reports errors: {expected['errors']}"
     assert ordered(orjson.loads(compiled)) == ordered(expected), query
+
+
+HOSTILE = 'said "no" \\ back\\slash\nnew line\ttab \u0001\u001f \u2028 ü 😀 </script>'
+
+
+async def test_texts_that_need_escaping_read_the_same_compiled_and_resolved(app: FastAPI, db: Database) -> None:
+    """The compiled path reads content, names, titles, URLs and quotes already escaped (the ``*_json``
+    columns, db/migrations/0003): every character JSON escapes comes back as it went in."""
+    url = 'https://x.example/a"b\\c?q=ü'
+    name = 'O"Brien \\ ' + HOSTILE[:40] + " Jr."
+    await write(
+        db,
+        document(
+            url,
+            {**quote(HOSTILE, {"name": name, "kind": "person"}), "appearance": {"quote": HOSTILE[5:]}},
+            publisher={"name": 'The "Daily"\tPaper', "kind": "organization"},
+            title="Title " + HOSTILE,
+        ),
+    )
+    claim_id = await db.fetchval("SELECT id FROM claim WHERE content = $1", HOSTILE)
+    query = """query ($id: ID!) { claim(id: $id) { content speakers { entity { name } }
+      appearances { quote source { title url publisher { name } } } } }"""
+    executor: Executor = app.state.graphql
+    compiled, ordinary = await compiled_and_ordinary(executor, db, query, {"id": to_global_id("Claim", claim_id)}, None)
+    assert compiled is not None
+    answer = orjson.loads(compiled)
+    assert ordered(answer) == ordered(orjson.loads(ordinary))
+    claim = answer["data"]["claim"]
+    source = claim["appearances"][0]["source"]
+    assert claim["content"] == HOSTILE
+    assert claim["speakers"][0]["entity"]["name"] == name
+    assert claim["appearances"][0]["quote"] == HOSTILE[5:]
+    assert (source["title"], source["publisher"]["name"]) == ("Title " + HOSTILE, 'The "Daily"\tPaper')
+    from_source = "SELECT url FROM source WHERE id = (SELECT source_id FROM appearance WHERE claim_id = $1)"
+    stored = await db.fetchval(from_source, claim_id)
+    assert source["url"] == stored and '"' in stored
 
 
 def ordered(value: Any) -> Any:
