@@ -99,15 +99,16 @@ async def call(app: Any, request: Request) -> int:
     return status
 
 
-async def drive(app: Any, make: Callable[[], Request], n: int) -> float:
-    """µs per request over ``n`` sequential requests (after 200 of warm-up)."""
+async def drive(app: Any, make: Callable[[], Request], n: int) -> tuple[float, float]:
+    """µs per request over ``n`` sequential requests (after 200 of warm-up): wall clock (PostgreSQL's
+    time included) and this process's CPU (Python and the driver only: steadier on a noisy VM)."""
     for _ in range(200):
         status = await call(app, make())
         assert status == 200, status
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for _ in range(n):
         await call(app, make())
-    return (time.perf_counter() - started) / n * 1e6
+    return (time.perf_counter() - started) / n * 1e6, (time.process_time() - cpu) / n * 1e6
 
 
 async def lifespan(app: Any) -> Callable[[], Any]:
@@ -158,7 +159,10 @@ async def main_async(args: argparse.Namespace) -> None:
             handler.setStream(devnull)
     chosen = targets(max_claim, max_entity)
     names = [args.target] if args.target else list(chosen)
-    print(f"{'target':<12} {'Claimsbase µs':>14} {'floor µs':>10} {'extra µs':>10} {'ratio':>7}")
+    print(
+        f"{'target':<12} {'Claimsbase µs':>14} {'floor µs':>10} {'extra µs':>10} {'ratio':>7}"
+        f"   {'CPU µs: ours':>12} {'floor':>6} {'extra':>6}"
+    )
     for name in names:
         ours, bare = chosen[name]
         if args.profile:
@@ -173,8 +177,12 @@ async def main_async(args: argparse.Namespace) -> None:
         for _ in range(args.rounds):
             a.append(await drive(app, ours, args.requests))
             b.append(await drive(floor.app, bare, args.requests))
-        us, fl = statistics.median(a), statistics.median(b)
-        print(f"{name:<12} {us:>14.1f} {fl:>10.1f} {us - fl:>10.1f} {fl / us:>6.2f}×")
+        us, fl = statistics.median(x for x, _ in a), statistics.median(x for x, _ in b)
+        uc, fc = statistics.median(c for _, c in a), statistics.median(c for _, c in b)
+        print(
+            f"{name:<12} {us:>14.1f} {fl:>10.1f} {us - fl:>10.1f} {fl / us:>6.2f}×"
+            f"   {uc:>12.1f} {fc:>6.1f} {uc - fc:>6.1f}"
+        )
     for stop in stops:
         await stop()
 
