@@ -7,7 +7,11 @@ writing them one at a time in order: the names are looked up once for the whole 
 here document by document against what the database holds plus what the earlier documents of the
 batch created (`_Names`), so the first document naming an entity creates it with its spelling, kind
 and description, and every name becomes an alias; a source or claim given twice in a batch is one
-row, created by its first document, with an appearance in each source.
+row, created by its first document, with an appearance in each source. That is the outcome of
+writing them one at a time after what the database held when the batch looked its names up; the
+order of concurrent batches is the caller's: `claims load` holds a batch back while an earlier one
+that may find or create any of the same rows is being written (`db.footprints`,
+`api.importers.order`), so several batches at once give the file's order.
 
 Only `batchable` documents go this way: plain names (no id, external id or role), no relations, no
 cited sources. The rest need look-ups that depend on one another and stay with the one-document
@@ -39,6 +43,7 @@ from db.documents import (
     _constraint_message,
     _lock_keys,
     _refs_in_order,
+    topic_names,
 )
 from db.normalize import claim_fingerprint, name_norm, source_key
 from schema.documents import ClaimIn, EntityRef, SourceDocument
@@ -311,11 +316,7 @@ async def _resolve_entities(tx: Traced, batch: list[_Doc]) -> None:
 async def _add_topics(tx: Traced, docs: list[SourceDocument]) -> None:
     slugs: dict[str, str] = {}
     for doc in docs:
-        mine = {t.slug: t.name for t in doc.topics}
-        for claim in doc.claims:
-            for slug in claim.topics:
-                mine.setdefault(slug, slug.replace("-", " ").capitalize())
-        for slug, name in mine.items():
+        for slug, name in topic_names(doc).items():
             slugs.setdefault(slug, name)
     if slugs:
         await tx.execute(ADD_TOPICS, list(slugs), list(slugs.values()))

@@ -507,6 +507,15 @@ class _Pending:
     fingerprint: str
 
 
+def topic_names(doc: SourceDocument) -> dict[str, str]:
+    """The topics ``doc`` creates when they are new, by slug: its own names, else one made of the slug."""
+    names = {t.slug: t.name for t in doc.topics}
+    for claim in doc.claims:
+        for slug in claim.topics:
+            names.setdefault(slug, slug.replace("-", " ").capitalize())
+    return names
+
+
 def _columns(rows: list[tuple[Any, ...]], width: int) -> list[list[Any]]:
     """Rows as ``width`` column lists for ``unnest($1, $2, …)``: ``[(1, "a"), (2, "b")]`` → ``[[1, 2], ["a", "b"]]``."""
     return [list(column) for column in zip(*rows, strict=True)] if rows else [[] for _ in range(width)]
@@ -517,10 +526,7 @@ async def _write(tx: Traced, doc: SourceDocument) -> WriteResult:
     writer = _Writer(tx)
     await writer.resolve_names(_refs_in_order(doc))
     source_id, source_created = await writer.source(doc.source, "source", doc.source.text)
-    slugs = {t.slug: t.name for t in doc.topics}
-    for claim in doc.claims:
-        for slug in claim.topics:
-            slugs.setdefault(slug, slug.replace("-", " ").capitalize())
+    slugs = topic_names(doc)
     if slugs:
         await tx.execute(ADD_TOPICS, list(slugs), list(slugs.values()))
     result = WriteResult(source_id, source_created)

@@ -1,5 +1,7 @@
 """`claims load` writes runs of documents in one transaction (db/bulk.py) with the outcome of writing
 them one at a time: the same file loaded both ways into two fresh databases gives the same rows.
+Several writers at once give them too: a batch waits for the earlier ones in flight that may find or
+create the same rows (api/importers/order.py; which batches meet is tests/test_footprints.py's).
 
 The reference is the loader as it was: `write_record` for each record in file order, one
 transaction per document.
@@ -10,6 +12,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -18,10 +21,13 @@ import asyncpg
 import pytest
 
 from api.importers import LoadReport, load_files
-from api.importers.loader import write_record
+from api.importers.loader import write_chunk, write_record
 from api.importers.ndjson import read_ndjson
+from api.importers.order import Order
+from api.importers.records import Parsed
 from db.bulk import batchable
 from db.database import Database
+from db.footprints import Footprint
 from db.migrate import migrate
 from schema.documents import SourceDocument
 from tests.conftest import with_database
@@ -163,10 +169,10 @@ def lines(refused: bool) -> list[str]:
     return [d if isinstance(d, str) else json.dumps(d) for d in docs]
 
 
-@pytest.fixture
-async def fresh(server_dsn: str) -> AsyncIterator[list[Database]]:
-    """Two new, migrated databases on the test server, dropped afterwards."""
-    names = [f"claimsbase_bulk_{uuid.uuid4().hex[:8]}" for _ in range(2)]
+@asynccontextmanager
+async def new_databases(server_dsn: str, n: int) -> AsyncIterator[list[Database]]:
+    """``n`` new, migrated databases on the test server, dropped afterwards."""
+    names = [f"claimsbase_bulk_{uuid.uuid4().hex[:8]}" for _ in range(n)]
     admin = await asyncpg.connect(server_dsn)
     dbs = []
     try:
@@ -183,6 +189,13 @@ async def fresh(server_dsn: str) -> AsyncIterator[list[Database]]:
         for name in names:
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
+
+
+@pytest.fixture
+async def fresh(server_dsn: str) -> AsyncIterator[list[Database]]:
+    """Two new, migrated databases on the test server, dropped afterwards."""
+    async with new_databases(server_dsn, 2) as dbs:
+        yield dbs
 
 
 async def one_at_a_time(db: Database, path: Path) -> LoadReport:
@@ -303,12 +316,101 @@ async def test_loading_a_file_twice_in_batches_changes_nothing(db: Database, tmp
     assert (await contents(db), await creation_order(db)) == before
 
 
-async def test_concurrent_batches_sharing_new_names_write_each_row_once(fresh: list[Database], tmp_path: Path) -> None:
+def side_by_side() -> list[str]:
+    """Documents whose batches meet on nothing once their speakers and outlets exist, so that several
+    writers take them at once; among them one names "Baerbock" twice, a few batches after the
+    document that makes "Baerbock" an alias of Annalena Baerbock (refused in file order)."""
+    people = [f"Member {i}" for i in range(6)]
+    docs = [
+        document(f"https://intro.example/{i}", claim(f"Hello from {name}.", speaker(name)), publisher=f"Outlet {i % 4}")
+        for i, name in enumerate(people)
+    ]
+    for i in range(40):
+        docs.append(
+            document(
+                f"https://apart.example/{i}",
+                claim(f"Apart {i}.", speaker(people[i % 6])),
+                claim(f"Apart {i}, again.", speaker(people[(i + 1) % 6]), topics=["apart"]),
+                publisher=f"Outlet {i % 4}",
+            )
+        )
+        if i == 20:
+            docs.append(
+                document("https://g.example/1", claim("Allies.", speaker("Annalena Baerbock", aliases=["Baerbock"])))
+            )
+        if i == 26:
+            docs.append(
+                document("https://g.example/2", claim("Twice.", speaker("Baerbock"), speaker("Annalena Baerbock")))
+            )
+    return [json.dumps(d) for d in docs]
+
+
+async def test_a_file_loaded_by_four_writers_gives_the_outcome_of_file_order_every_time(
+    server_dsn: str, tmp_path: Path
+) -> None:
     path = tmp_path / "shared.ndjson"
-    path.write_text("\n".join(lines(refused=False)) + "\n", encoding="utf-8")
-    alone, batched = fresh
-    expected = await one_at_a_time(alone, path)
-    report = await load_files(batched, [path], workers=4, batch=3)
-    assert outcome(report) == outcome(expected)
+    file = lines(refused=True) + side_by_side()
+    path.write_text("\n".join(file) + "\n", encoding="utf-8")
     counts = "SELECT (SELECT count(*) FROM entity), (SELECT count(*) FROM claim), (SELECT count(*) FROM appearance)"
-    assert tuple(await batched.fetchrow(counts) or ()) == tuple(await alone.fetchrow(counts) or ())
+    async with new_databases(server_dsn, 1) as [alone]:
+        expected = await one_at_a_time(alone, path)
+        twice = {(i, "claims[0].speakers") for i, line in enumerate(file, 1) if "Twice" in line}
+        assert len(twice) == 2 and {(f.line, f.field) for f in expected.failures} >= twice  # Merz, Baerbock
+        for _ in range(3):  # whichever order the batches commit in, the outcome is the file's
+            async with new_databases(server_dsn, 1) as [batched]:
+                report = await load_files(batched, [path], workers=4, batch=3)
+                assert outcome(report) == outcome(expected)
+                assert tuple(await batched.fetchrow(counts) or ()) == tuple(await alone.fetchrow(counts) or ())
+                assert await contents(batched) == await contents(alone)
+
+
+def batches_of(*docs: dict[str, Any]) -> list[list[Parsed]]:
+    """One batch per document, the document on line 1, 2, …"""
+    return [[Parsed(line, [SourceDocument.model_validate(d)])] for line, d in enumerate(docs, 1)]
+
+
+INTRODUCES_MERZ = document("https://a.example/1", claim("Robust.", speaker("Friedrich Merz", aliases=["Merz"])))
+BESIDE = document("https://b.example/2", claim("Elsewhere.", speaker("Olaf Scholz")), publisher="AFP")
+MERZ_TWICE = document(
+    "https://f.example/6", claim("Twice over.", speaker("Merz"), speaker("Friedrich Merz")), publisher="DPA"
+)
+
+
+async def test_a_batch_naming_merz_waits_for_the_earlier_batch_in_flight_that_makes_merz_an_alias(
+    fresh: list[Database],
+) -> None:
+    alone, db = fresh
+    batches = batches_of(INTRODUCES_MERZ, BESIDE, MERZ_TWICE)
+    order = Order(db)
+    first, beside, twice = (order.register(Footprint.of(batch[0].documents)) for batch in batches)
+    report = LoadReport()
+    # The worst order for the third batch: the first held back while the second is written.
+    assert order.blockers(beside) == []
+    await write_chunk(db, "f", batches[beside], report)
+    order.finish(beside)
+    await order.narrow(twice)  # by what the database holds now
+    assert order.blockers(twice) == [first]
+    await write_chunk(db, "f", batches[first], report)
+    order.finish(first)
+    assert order.blockers(twice) == []
+    await write_chunk(db, "f", batches[twice], report)
+    expected = LoadReport()
+    for batch in batches:
+        await write_record(alone, "f", batch[0], expected)
+    assert outcome(report) == outcome(expected)
+    assert [(f.line, f.field) for f in report.failures] == [(3, "claims[0].speakers")]
+    assert await contents(db) == await contents(alone)
+
+
+async def test_written_before_the_batch_that_makes_merz_an_alias_the_batch_naming_him_twice_would_pass(
+    fresh: list[Database],
+) -> None:
+    """Why the batch above waits: in the other order "Merz" is a new entity, and the document is written."""
+    in_order, reversed_ = fresh
+    batches = batches_of(INTRODUCES_MERZ, MERZ_TWICE)
+    reports = LoadReport(), LoadReport()
+    for db, report, written in [(in_order, reports[0], batches), (reversed_, reports[1], batches[::-1])]:
+        for batch in written:
+            await write_chunk(db, "f", batch, report)
+    assert (reports[0].failed, reports[0].entities_created) == (1, 2)  # Reuters, Friedrich Merz
+    assert (reports[1].failed, reports[1].entities_created) == (0, 4)  # and Merz, and DPA

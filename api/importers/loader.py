@@ -16,17 +16,20 @@ from tqdm import tqdm
 from api.importers.claimskg import HEADER as CLAIMSKG_HEADER
 from api.importers.claimskg import read_claimskg
 from api.importers.ndjson import read_ndjson
+from api.importers.order import Order
 from api.importers.quotebank import HEADER as QUOTEBANK_HEADER
 from api.importers.quotebank import read_quotebank
 from api.importers.records import Failure, Parsed, Progress
 from db.bulk import batchable, write_documents
 from db.database import Database, DatabaseUnavailable, StatementTimeout
 from db.documents import DocumentError, Statistics, WriteResult, write_source_document
+from db.footprints import Footprint
 from schema.documents import SourceDocument
 
 log = logging.getLogger("claims.load")
 
 Reader = Callable[..., Iterator[Parsed]]
+Batch = tuple[int, list[Parsed]]  # a chunk of records with its number in the file (`Order`)
 FORMATS: dict[str, Reader] = {"ndjson": read_ndjson, "claimskg": read_claimskg, "quotebank": read_quotebank}
 # Failures kept in full (all are counted): enough to fix a file, bounded for a file of bad lines.
 KEPT_FAILURES = 1000
@@ -211,23 +214,34 @@ def chunks(records: Iterator[Parsed], documents: int, claims: int) -> Iterator[l
 async def _write_all(
     db: Database, name: str, records: Iterator[Parsed], report: LoadReport, workers: int, batch: int
 ) -> None:
-    """Write the records with a few writers at once; the queue bounds how many are held in memory."""
-    queue: asyncio.Queue[list[Parsed] | None] = asyncio.Queue(maxsize=workers * 2)
+    """Write the records with a few writers at once, each batch once nothing earlier in flight can
+    change how it resolves (`Order`); the queue bounds how many are held in memory."""
+    queue: asyncio.Queue[Batch | None] = asyncio.Queue(maxsize=workers * 2)
     statistics = Statistics(db)
+    order = Order(db)
+    reported = len(report.failures)
 
     async def writer() -> None:
-        while (chunk := await queue.get()) is not None:
-            await write_chunk(db, name, chunk, report, statistics)
+        while (item := await queue.get()) is not None:
+            number, chunk = item
+            try:
+                await order.turn(number)
+                await write_chunk(db, name, chunk, report, statistics)
+            finally:
+                order.finish(number)
 
     tasks = [asyncio.create_task(writer()) for _ in range(workers)]
     try:
         for chunk in chunks(records, batch, batch * BATCH_CLAIMS // BATCH_DOCUMENTS):
-            if not await _put(queue, chunk, tasks):
+            # Numbered here, in file order: a batch only ever waits for one taken off the queue before it.
+            footprint = Footprint.of(doc for parsed in chunk for doc in parsed.documents)
+            if not await _put(queue, (order.register(footprint), chunk), tasks):
                 break
         for _ in tasks:
             if not await _put(queue, None, tasks):
                 break
         await asyncio.gather(*tasks)  # raises what killed a writer (the database went away)
+        report.failures[reported:] = sorted(report.failures[reported:], key=lambda f: f.line)
     finally:
         for t in tasks:
             t.cancel()
@@ -236,9 +250,7 @@ async def _write_all(
             close()  # the reader's file, now rather than when it is collected
 
 
-async def _put(
-    queue: asyncio.Queue[list[Parsed] | None], item: list[Parsed] | None, tasks: list[asyncio.Task[None]]
-) -> bool:
+async def _put(queue: asyncio.Queue[Batch | None], item: Batch | None, tasks: list[asyncio.Task[None]]) -> bool:
     """Queue ``item`` once there is room; False (item dropped) when a writer has died meanwhile."""
     while not any(t.done() and not t.cancelled() and t.exception() is not None for t in tasks):
         try:
@@ -269,6 +281,8 @@ async def load_files(
     """Load every file (``fmt`` one of `FORMATS` or ``auto``); at most ``limit`` records per file.
 
     ``batch`` documents at most go in one transaction (`write_chunk`); 1 writes each on its own.
+    ``workers`` batches are written at once, in an order that gives file order's outcome (`Order`);
+    with 1, ids too are drawn in file order.
 
     Raises ValueError for a format that cannot be told, before anything is written.
     """
