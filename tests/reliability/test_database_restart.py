@@ -35,7 +35,8 @@ def _pg_ctl(server: Any, *args: str) -> None:
 
 
 class Load:
-    """Clients hammering the API from threads, recording (phase, endpoint, status, seconds, type)."""
+    """Clients hammering the API from threads, recording (phase, endpoint, status, seconds, type); a
+    request the phase changed under (sent before the database stopped, answered after) is "between"."""
 
     def __init__(self, base: str) -> None:
         self.base = base
@@ -62,6 +63,8 @@ class Load:
                     except httpx.TimeoutException:
                         status, ctype = HUNG, ""
                     elapsed = time.monotonic() - started
+                    if self.phase != phase:  # in flight while the database stopped or started: no phase's
+                        phase = "between"
                     with self.lock:
                         self.results.append((phase, name, status, elapsed, ctype))
                 time.sleep(0.01)
