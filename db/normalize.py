@@ -90,6 +90,7 @@ def claim_fingerprint(speaker_ids: Iterable[int], content: str) -> str:
     return hashlib.sha256(f"{ids}|{content_norm(content)}".encode()).hexdigest()
 
 
+@functools.lru_cache(maxsize=1 << 12)  # `claims load` keys each source when it reads it and again when it writes it
 def normalize_url(url: str) -> str:
     """A URL as its identity: scheme and host lower-cased, fragment and default ports dropped."""
     parts = urlsplit(url.strip())
