@@ -58,6 +58,7 @@ class Authenticator:
         self.cache_s = cache_s
         self.anonymous_scopes = frozenset() if require_key_for_reads else frozenset({"read"})
         self._cache: dict[str, tuple[float, keys.VerifiedKey | None]] = {}
+        self._anonymous: dict[str, Caller] = {}
 
     async def caller(self, token: str | None, client: str) -> Caller:
         """The caller ``token`` identifies; anonymous without one; `Problem` 401 for a bad one."""
@@ -69,8 +70,13 @@ class Authenticator:
         return Caller(key.id, implied_scopes(key.scopes), client, key.prefix)
 
     def anonymous(self, client: str) -> Caller:
-        """The caller without a key."""
-        return Caller(None, self.anonymous_scopes, client)
+        """The caller without a key (one per client address, kept: a frozen dataclass is slow to make)."""
+        found = self._anonymous.get(client)
+        if found is None:
+            if len(self._anonymous) >= CACHE_MAX:
+                self._anonymous.clear()
+            found = self._anonymous[client] = Caller(None, self.anonymous_scopes, client)
+        return found
 
     async def _verified(self, token: str) -> keys.VerifiedKey | None:
         # Cached by the token's hash, so no secret lingers in the worker's memory.

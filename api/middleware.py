@@ -23,6 +23,7 @@ timeout; it caps each line (CLAIMS_MAX_IMPORT_LINE_BYTES) as it reads (``api.res
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import re
 import time
@@ -57,6 +58,26 @@ DOCS_CSP = (docs.CONTENT_SECURITY_POLICY + "; frame-ancestors 'self'").encode()
 SECURITY = ((b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer"))
 FRAME_DENY = (b"x-frame-options", b"DENY")
 FRAME_SAMEORIGIN = (b"x-frame-options", b"SAMEORIGIN")
+
+
+class _RequestIds:
+    """Made-up request ids: this process's random 64-bit prefix and a counter, 32 hex digits like
+    a random id's, unique without a system call per request (``os.urandom`` was one). A forked
+    child draws a prefix of its own."""
+
+    def __init__(self) -> None:
+        self.reset()
+        os.register_at_fork(after_in_child=self.reset)
+
+    def reset(self) -> None:
+        self.prefix = os.urandom(8).hex()
+        self.counter = itertools.count(int.from_bytes(os.urandom(4), "big"))
+
+    def __call__(self) -> str:
+        return f"{self.prefix}{next(self.counter) & 0xFFFFFFFFFFFFFFFF:016x}"
+
+
+new_request_id = _RequestIds()
 
 
 def install(app: FastAPI, settings: Settings) -> None:
@@ -128,12 +149,20 @@ def secure_headers(headers: Iterable[tuple[bytes, bytes]], id_header: tuple[byte
             has_csp = True
         elif name == b"x-frame-options":
             has_frame = True
-    out += (id_header, *SECURITY)
+    out.append(id_header)
+    if not (has_frame or has_csp):  # the usual case: all of them, from one constant
+        out += _HTML_SECURITY if html else _API_SECURITY
+        return out
+    out += SECURITY
     if not has_frame:
         out.append(FRAME_SAMEORIGIN if html else FRAME_DENY)
     if not has_csp:
         out.append((b"content-security-policy", DOCS_CSP if html else API_CSP))
     return out
+
+
+_API_SECURITY = (*SECURITY, FRAME_DENY, (b"content-security-policy", API_CSP))
+_HTML_SECURITY = (*SECURITY, FRAME_SAMEORIGIN, (b"content-security-policy", DOCS_CSP))
 
 
 class Gate:
@@ -145,6 +174,10 @@ class Gate:
         self.max_bytes = settings.max_body_bytes
         self.cors = Cors(settings.cors_origins) if settings.cors_origins else None
         self.clock = Deadlines(settings.request_timeout_s)
+        self.authenticator: auth.Authenticator | None = None  # made on first use (the lifespan sets the db)
+        # What the app's state holds, read per request (tests swap the limiter in after start-up)
+        # without Starlette's `State.__getattr__`, a Python call per attribute.
+        self.state: dict[str, Any] = app_state._state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -152,7 +185,7 @@ class Gate:
                 await self.app(scope, receive, send)
                 return
             incoming = header(scope, b"x-request-id")
-            token = REQUEST_ID.set(incoming.decode() if incoming and _SANE_ID.match(incoming) else os.urandom(16).hex())
+            token = REQUEST_ID.set(incoming.decode() if incoming and _SANE_ID.match(incoming) else new_request_id())
             try:
                 await self.app(scope, receive, send)
             finally:
@@ -168,13 +201,14 @@ class Gate:
                 length = length or value
             elif key == b"x-api-key":
                 api_key = api_key or value
-        request_id = incoming.decode() if incoming and _SANE_ID.match(incoming) else os.urandom(16).hex()
+        request_id = incoming.decode() if incoming and _SANE_ID.match(incoming) else new_request_id()
         token = REQUEST_ID.set(request_id)
         started = time.perf_counter()
         id_header = (b"x-request-id", request_id.encode())
         added: Headers = []  # rate-limit and CORS headers, once known
         status = 0
-        streamed = (scope["method"], scope["path"]) in STREAMED_UPLOADS
+        method, path = scope["method"], scope["path"]
+        streamed = (method, path) in STREAMED_UPLOADS
         task = None if streamed else self.clock.start()
 
         async def send_out(message: Message) -> None:
@@ -187,7 +221,47 @@ class Gate:
             await send(message)
 
         try:
-            await self.admit(scope, receive, send_out, added, origin, length, api_key, not streamed)
+            # CORS, the body cap and access, in that order; then the app, unless one of them answered.
+            if origin is not None and self.cors is not None:
+                if self.cors.preflight(scope, origin):
+                    await self.cors.answer(scope, send_out, origin)
+                    return
+                added += self.cors.headers(origin)
+            counted = False
+            if not streamed and self.max_bytes > 0:
+                if length is not None and length.isdigit():
+                    if int(length) > self.max_bytes:
+                        await send_problem(send_out, 413, _too_large(self.max_bytes), kind="request-too-large")
+                        return
+                elif method != "GET" and method != "HEAD":  # nothing here reads a GET's body
+                    counted = True
+            client = scope["client"][0] if scope.get("client") else ""
+            if api_key and (key_token := api_key.decode("latin-1").strip()):
+                try:
+                    bucket = await self.identify(scope, key_token, client) or "ip:" + client
+                except DatabaseUnavailable:
+                    detail = "The request could not be served (database unavailable); try again shortly."
+                    headers = [(b"retry-after", b"2")]
+                    await send_problem(send_out, 503, detail, kind="unavailable", headers=headers)
+                    return
+            else:  # the routes' `auth.require` finds the caller here instead of reading the headers again
+                bucket = "ip:" + client
+                state = scope.get("state")
+                if state is None:
+                    state = scope["state"] = {}
+                state[auth.STATE_KEY] = (self.authenticator or self._authenticator()).anonymous(client)
+            limiter = self.state.get("rate_limiter")
+            if limiter is not None and path not in UNLIMITED_PATHS:
+                decision = await limiter.hit(bucket)
+                if not decision.allowed:
+                    detail = f"More than {decision.limit} requests a minute (CLAIMS_RATE_LIMIT_PER_MINUTE); retry in {decision.reset_s} s."  # noqa: E501
+                    await send_problem(send_out, 429, detail, kind="rate-limited", headers=decision.headers())
+                    return
+                added[:0] = decision.headers()  # before the CORS headers, as the layers used to add them
+            if counted:
+                await Counted(self.app, self.max_bytes)(scope, receive, send_out)
+            else:
+                await self.app(scope, receive, send_out)
         except asyncio.CancelledError:
             if task is None or not self.clock.expired(task) or status:
                 raise
@@ -204,56 +278,9 @@ class Gate:
             access_log(scope, status or 500, started, state.get(KEY_PREFIX) if state else None)
             REQUEST_ID.reset(token)
 
-    async def admit(
-        self,
-        scope: Scope,
-        receive: Receive,
-        send: Send,
-        added: Headers,
-        origin: bytes | None,
-        length: bytes | None,
-        api_key: bytes | None,
-        capped: bool,
-    ) -> None:
-        """CORS, the body cap and access, in that order; then the app, unless one of them answered."""
-        if origin is not None and self.cors is not None:
-            if self.cors.preflight(scope, origin):
-                await self.cors.answer(scope, send, origin)
-                return
-            added += self.cors.headers(origin)
-        counted = False
-        if capped and self.max_bytes > 0:
-            if length is not None and length.isdigit():
-                if int(length) > self.max_bytes:
-                    await send_problem(send, 413, _too_large(self.max_bytes), kind="request-too-large")
-                    return
-            elif scope["method"] not in ("GET", "HEAD"):  # nothing here reads a GET's body
-                counted = True
-        client = scope["client"][0] if scope.get("client") else ""
-        bucket = "ip:" + client
-        token = api_key.decode("latin-1").strip() if api_key else ""
-        if token:
-            try:
-                bucket = await self.identify(scope, token, client) or bucket
-            except DatabaseUnavailable:
-                detail = "The request could not be served (database unavailable); try again shortly."
-                await send_problem(send, 503, detail, kind="unavailable", headers=[(b"retry-after", b"2")])
-                return
-        else:  # the routes' `auth.require` finds the caller here instead of reading the headers again
-            scope.setdefault("state", {})[auth.STATE_KEY] = auth.authenticator(self.app_state).anonymous(client)
-        limiter = getattr(self.app_state, "rate_limiter", None)
-        if limiter is not None and scope["path"] not in UNLIMITED_PATHS:
-            decision = await limiter.hit(bucket)
-            limits = decision.headers()
-            if not decision.allowed:
-                detail = f"More than {decision.limit} requests a minute (CLAIMS_RATE_LIMIT_PER_MINUTE); retry in {decision.reset_s} s."  # noqa: E501
-                await send_problem(send, 429, detail, kind="rate-limited", headers=limits)
-                return
-            added[:0] = limits  # before the CORS headers, as the layers used to add them
-        if counted:
-            await Counted(self.app, self.max_bytes)(scope, receive, send)
-        else:
-            await self.app(scope, receive, send)
+    def _authenticator(self) -> auth.Authenticator:
+        self.authenticator = auth.authenticator(self.app_state)
+        return self.authenticator
 
     async def identify(self, scope: Scope, token: str, client: str) -> str | None:
         """Leave the caller (or its 401) in the scope's state; the key's bucket when it is valid."""
@@ -331,6 +358,8 @@ class Deadlines:
     load. The limit is therefore honoured to within a tick. ``seconds <= 0``: no limit.
     """
 
+    IDLE_TICKS = 8
+
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
         self.tick = min(0.25, seconds / 4)
@@ -345,8 +374,9 @@ class Deadlines:
         task = asyncio.current_task()
         assert task is not None
         self.deadlines[task] = time.monotonic() + self.seconds
-        if self.sweeper is None:
-            self.sweeper = asyncio.get_running_loop().create_task(self.sweep())
+        sweeper = self.sweeper
+        if sweeper is None or sweeper.done() or sweeper.get_loop() is not task.get_loop():
+            self.sweeper = task.get_loop().create_task(self.sweep())
         return task
 
     def stop(self, task: asyncio.Task[Any]) -> None:
@@ -365,10 +395,16 @@ class Deadlines:
         self.cancelled.discard(task)
 
     async def sweep(self) -> None:
-        """Cancel overdue requests until none is in flight."""
+        """Cancel overdue requests; end after `IDLE_TICKS` ticks with none in flight (a sweeper per
+        request would cost a task each when they come one at a time)."""
+        idle = 0
         try:
-            while self.deadlines:
+            while idle < self.IDLE_TICKS:
                 await asyncio.sleep(self.tick)
+                if not self.deadlines:
+                    idle += 1
+                    continue
+                idle = 0
                 now = time.monotonic()
                 overdue = [task for task, deadline in self.deadlines.items() if deadline <= now]
                 for task in overdue:
@@ -376,7 +412,8 @@ class Deadlines:
                     self.cancelled.add(task)
                     task.cancel()
         finally:
-            self.sweeper = None
+            if self.sweeper is asyncio.current_task():
+                self.sweeper = None
 
 
 class BodyTooLarge(HTTPException):

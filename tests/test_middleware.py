@@ -17,6 +17,7 @@ from fastapi import FastAPI, Request
 from starlette.responses import Response, StreamingResponse
 
 from api.logs import AccessSink, JsonFormatter
+from api.middleware import Deadlines
 from api.settings import Settings
 from db.database import Database
 from db.keys import create_key
@@ -193,6 +194,36 @@ async def test_a_started_stream_is_not_cut_by_the_timeout(http: httpx.AsyncClien
 
     assert response.status_code == 200
     assert response.text == "chunk\n" * 3
+
+
+def test_the_timeout_holds_in_every_event_loop_the_app_serves_in() -> None:
+    """The timeout's sweeper outlives the requests it watched for a few ticks; a request in another
+    event loop (a restarted server's, the next test's) gets a sweeper of its own there instead of
+    relying on one whose loop has stopped."""
+    clock = Deadlines(0.2)
+
+    async def slow_request() -> bool:
+        task = clock.start()
+        assert task is not None
+        try:
+            await asyncio.sleep(5)
+        except asyncio.CancelledError:
+            return clock.expired(task)
+        finally:
+            clock.forget(task)
+        return False
+
+    first, second = asyncio.new_event_loop(), asyncio.new_event_loop()
+    try:
+        assert first.run_until_complete(slow_request()) is True
+        assert clock.sweeper is not None and not clock.sweeper.done()  # still waiting in the first loop
+        assert second.run_until_complete(asyncio.wait_for(slow_request(), 3)) is True
+    finally:
+        for loop in (first, second):
+            for task in asyncio.all_tasks(loop):
+                task.cancel()
+                loop.run_until_complete(asyncio.gather(task, return_exceptions=True))
+            loop.close()
 
 
 async def test_a_preflight_from_an_allowed_origin_is_answered(http: httpx.AsyncClient) -> None:
