@@ -180,9 +180,17 @@ def access_log(scope: Mapping[str, Any], status: int, started: float, key_prefix
             del line["request_id"]
         sink.write(line)
         return
-    fields = {"method": method, "path": path, "status": status, "duration_ms": duration_ms}
     record = _access_record()
-    record.__dict__.update(args=(method, path, status), request_id=request_id, key=key_prefix, client=address, **fields)
+    record.__dict__.update(
+        args=(method, path, status),
+        request_id=request_id,
+        method=method,
+        path=path,
+        status=status,
+        duration_ms=duration_ms,
+        key=key_prefix,
+        client=address,
+    )
     access.handle(record)
 
 

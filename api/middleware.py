@@ -174,7 +174,6 @@ class Gate:
         self.max_bytes = settings.max_body_bytes
         self.cors = Cors(settings.cors_origins) if settings.cors_origins else None
         self.clock = Deadlines(settings.request_timeout_s)
-        self.authenticator: auth.Authenticator | None = None  # made on first use (the lifespan sets the db)
         # What the app's state holds, read per request (tests swap the limiter in after start-up)
         # without Starlette's `State.__getattr__`, a Python call per attribute.
         self.state: dict[str, Any] = app_state._state
@@ -249,7 +248,8 @@ class Gate:
                 state = scope.get("state")
                 if state is None:
                     state = scope["state"] = {}
-                state[auth.STATE_KEY] = (self.authenticator or self._authenticator()).anonymous(client)
+                authenticator = self.state.get("authenticator") or auth.authenticator(self.app_state)
+                state[auth.STATE_KEY] = authenticator.anonymous(client)
             limiter = self.state.get("rate_limiter")
             if limiter is not None and path not in UNLIMITED_PATHS:
                 decision = await limiter.hit(bucket)
@@ -277,10 +277,6 @@ class Gate:
             state = scope.get("state")
             access_log(scope, status or 500, started, state.get(KEY_PREFIX) if state else None)
             REQUEST_ID.reset(token)
-
-    def _authenticator(self) -> auth.Authenticator:
-        self.authenticator = auth.authenticator(self.app_state)
-        return self.authenticator
 
     async def identify(self, scope: Scope, token: str, client: str) -> str | None:
         """Leave the caller (or its 401) in the scope's state; the key's bucket when it is valid."""

@@ -30,6 +30,7 @@ from bench import queries
 DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/claims_bench"
 
 Request = tuple[str, str, bytes, list[tuple[bytes, bytes]]]  # method, path?query, body, headers
+TARGETS = ("rest-claim", "gql-claim", "gql-feed", "gql-person")  # the keys of `targets`
 
 
 def targets(max_claim: int, max_entity: int) -> dict[str, tuple[Callable[[], Request], Callable[[], Request]]]:
@@ -156,8 +157,8 @@ async def main_async(args: argparse.Namespace) -> None:
         app = floor.app if args.implementation == "floor" else create_app()
         stop = await lifespan(app)
         _quiet_logs()
-        made = targets(max_claim, max_entity)[args.target or "rest-claim"]
-        wall, cpu = await drive(app, made[args.implementation == "floor"], args.requests)
+        ours, bare = targets(max_claim, max_entity)[args.target or "rest-claim"]
+        wall, cpu = await drive(app, bare if app is floor.app else ours, args.requests)
         print(f"{args.implementation}: {args.requests} requests, {wall:.1f} µs wall, {cpu:.1f} µs CPU each")
         await stop()
         return
@@ -207,7 +208,7 @@ def main() -> None:
     parser.add_argument("--dsn", default=os.environ.get("BENCH_DSN", DEFAULT_DSN))
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--target", choices=["rest-claim", "gql-claim", "gql-feed", "gql-person"])
+    parser.add_argument("--target", choices=TARGETS)
     parser.add_argument("--profile", action="store_true", help="cProfile the target instead of timing")
     parser.add_argument(
         "--implementation", choices=["claimsbase", "floor"], help="drive only this one, once (random ids seeded)"

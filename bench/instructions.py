@@ -28,7 +28,7 @@ import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 
-from bench.inprocess import DEFAULT_DSN
+from bench.inprocess import DEFAULT_DSN, TARGETS
 
 COLLECTED = re.compile(r"Collected\s*:\s*(\d+)")
 
@@ -70,7 +70,7 @@ def per_request(implementation: str, target: str, requests: int, dsn: str) -> fl
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dsn", default=os.environ.get("BENCH_DSN", DEFAULT_DSN))
-    parser.add_argument("--target", default="rest-claim", choices=["rest-claim", "gql-claim", "gql-feed", "gql-person"])
+    parser.add_argument("--target", default="rest-claim", choices=TARGETS)
     parser.add_argument("--requests", type=int, default=300, help="N: runs of N and 4N requests are compared")
     args = parser.parse_args()
     if shutil.which("valgrind") is None:
