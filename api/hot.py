@@ -48,30 +48,38 @@ class HotRoutes:
     def __init__(self, app: ASGIApp, app_state: Any) -> None:
         self.app = app
         self.app_state = app_state
+        self.state: dict[str, Any] = app_state._state  # read per request without `State.__getattr__`
         self.graphql: Endpoint | None = getattr(app_state, "graphql_endpoint", None)
         self.graphql_post: RawEndpoint | None = getattr(app_state, "graphql_post", None)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        hot = self.route(scope) if scope["type"] == "http" else None
-        if hot == "get_claim" and await self.get_claim(scope, receive, send):
-            return
-        if hot == "graphql" and await self.answer_graphql(scope, receive, send):
-            return
+        if scope["type"] == "http":
+            if scope["path"] == "/graphql":
+                if self.serves_graphql(scope) and await self.answer_graphql(scope, receive, send):
+                    return
+            elif (claim_id := self.claim_id(scope)) is not None and await self.get_claim(
+                scope, receive, send, claim_id
+            ):
+                return
         await self.app(scope, receive, send)
 
-    def route(self, scope: Scope) -> str | None:
-        """The hot endpoint for this request (``get_claim``, ``graphql``), if it has the plain shape
-        one covers: ``GET /v1/claims/{id}`` without a query string or JSON-LD in ``Accept``,
-        ``GET``/``POST /graphql``."""
-        path, method = scope["path"], scope["method"]
-        if path == "/graphql":
-            return "graphql" if method in ("GET", "POST") and self.graphql is not None else None
-        if method != "GET" or scope["query_string"] or not path.startswith("/v1/claims/"):
+    def serves_graphql(self, scope: Scope) -> bool:
+        """Whether this ``/graphql`` request is the GraphQL endpoint's (``GET`` and ``POST``)."""
+        return self.graphql is not None and scope["method"] in ("GET", "POST")
+
+    @staticmethod
+    def claim_id(scope: Scope) -> int | None:
+        """The id of a ``GET /v1/claims/{id}`` of the plain shape the hot route covers (no query
+        string, no JSON-LD in ``Accept``), else None."""
+        if scope["method"] != "GET" or scope["query_string"]:
             return None
-        found = _CLAIM_PATH.fullmatch(path)
-        if found is None or int(found[1]) > MAX_ID or b"ld+json" in (header(scope, b"accept") or b""):
+        found = _CLAIM_PATH.fullmatch(scope["path"])
+        if found is None or (claim_id := int(found[1])) > MAX_ID:
             return None
-        return "get_claim"
+        for key, value in scope["headers"]:
+            if key == b"accept" and b"ld+json" in value:
+                return None
+        return claim_id
 
     async def answer_graphql(self, scope: Scope, receive: Receive, send: Send) -> bool:
         """The GraphQL endpoint's answer (a reader's ``POST`` from and to ASGI messages); False
@@ -90,14 +98,13 @@ class HotRoutes:
         await response(scope, receive, send)
         return True
 
-    async def get_claim(self, scope: Scope, receive: Receive, send: Send) -> bool:
+    async def get_claim(self, scope: Scope, receive: Receive, send: Send, claim_id: int) -> bool:
         """`api.rest.claims.get_claim` for plain JSON, straight to ASGI messages; False (→ FastAPI)
         when the caller may not read, so the 401/403 come with everything else FastAPI checks."""
         if auth.caller_in_scope(scope, "read") is None:
             return False
-        claim_id = int(scope["path"].rsplit("/", 1)[1])
         try:
-            doc = rest_claims.readable(await store.get_claim(self.app_state.db, claim_id), claim_id)
+            doc = rest_claims.readable(await store.get_claim(self.state["db"], claim_id), claim_id)
         except Exception as exc:
             await _problem(scope, receive, send, exc)
             return True

@@ -135,8 +135,13 @@ async def send_problem(
     await send({"type": "http.response.body", "body": response.body})
 
 
-def secure_headers(headers: Iterable[tuple[bytes, bytes]], id_header: tuple[bytes, bytes]) -> Headers:
-    """``headers`` plus the request id and the security headers the response does not set itself.
+def secure_headers(
+    headers: Iterable[tuple[bytes, bytes]],
+    id_header: tuple[bytes, bytes],
+    added: Headers = (),  # type: ignore[assignment]
+) -> Headers:
+    """The response's ``headers``, then ``added`` (rate-limit and CORS headers, from here), the
+    request id and the security headers the response does not set itself.
 
     Names are compared as given: Starlette (and so every response here) writes them in lower case.
     """
@@ -149,6 +154,7 @@ def secure_headers(headers: Iterable[tuple[bytes, bytes]], id_header: tuple[byte
             has_csp = True
         elif name == b"x-frame-options":
             has_frame = True
+    out += added
     out.append(id_header)
     if not (has_frame or has_csp):  # the usual case: all of them, from one constant
         out += _HTML_SECURITY if html else _API_SECURITY
@@ -207,6 +213,7 @@ class Gate:
         added: Headers = []  # rate-limit and CORS headers, once known
         status = 0
         method, path = scope["method"], scope["path"]
+        client = scope["client"][0] if scope.get("client") else ""
         streamed = (method, path) in STREAMED_UPLOADS
         task = None if streamed else self.clock.start()
 
@@ -216,7 +223,7 @@ class Gate:
                 status = message["status"]
                 if task is not None:
                     self.clock.stop(task)
-                message["headers"] = secure_headers([*message.get("headers", ()), *added], id_header)
+                message["headers"] = secure_headers(message.get("headers", ()), id_header, added)
             await send(message)
 
         try:
@@ -234,7 +241,6 @@ class Gate:
                         return
                 elif method != "GET" and method != "HEAD":  # nothing here reads a GET's body
                     counted = True
-            client = scope["client"][0] if scope.get("client") else ""
             if api_key and (key_token := api_key.decode("latin-1").strip()):
                 try:
                     bucket = await self.identify(scope, key_token, client) or "ip:" + client
@@ -252,12 +258,15 @@ class Gate:
                 state[auth.STATE_KEY] = authenticator.anonymous(client)
             limiter = self.state.get("rate_limiter")
             if limiter is not None and path not in UNLIMITED_PATHS:
-                decision = await limiter.hit(bucket)
-                if not decision.allowed:
-                    detail = f"More than {decision.limit} requests a minute (CLAIMS_RATE_LIMIT_PER_MINUTE); retry in {decision.reset_s} s."  # noqa: E501
-                    await send_problem(send_out, 429, detail, kind="rate-limited", headers=decision.headers())
-                    return
-                added[:0] = decision.headers()  # before the CORS headers, as the layers used to add them
+                spent = limiter.spend(bucket)  # the usual case: a hit this worker reserved already
+                if spent is None:
+                    decision = await limiter.hit(bucket)
+                    if not decision.allowed:
+                        detail = f"More than {decision.limit} requests a minute (CLAIMS_RATE_LIMIT_PER_MINUTE); retry in {decision.reset_s} s."  # noqa: E501
+                        await send_problem(send_out, 429, detail, kind="rate-limited", headers=decision.headers())
+                        return
+                    spent = decision.headers()
+                added[:0] = spent  # before the CORS headers, as the layers used to add them
             if counted:
                 await Counted(self.app, self.max_bytes)(scope, receive, send_out)
             else:
@@ -275,7 +284,7 @@ class Gate:
             if task is not None:
                 self.clock.forget(task)
             state = scope.get("state")
-            access_log(scope, status or 500, started, state.get(KEY_PREFIX) if state else None)
+            access_log(method, path, client or None, status or 500, started, state.get(KEY_PREFIX) if state else None)
             REQUEST_ID.reset(token)
 
     async def identify(self, scope: Scope, token: str, client: str) -> str | None:
@@ -362,17 +371,19 @@ class Deadlines:
         self.deadlines: dict[asyncio.Task[Any], float] = {}
         self.cancelled: set[asyncio.Task[Any]] = set()
         self.sweeper: asyncio.Task[None] | None = None
+        self.sweeper_loop: asyncio.AbstractEventLoop | None = None
 
     def start(self) -> asyncio.Task[Any] | None:
         """Start the clock for the running request (its task); None when there is no limit."""
         if self.seconds <= 0:
             return None
-        task = asyncio.current_task()
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task(loop)
         assert task is not None
         self.deadlines[task] = time.monotonic() + self.seconds
         sweeper = self.sweeper
-        if sweeper is None or sweeper.done() or sweeper.get_loop() is not task.get_loop():
-            self.sweeper = task.get_loop().create_task(self.sweep())
+        if sweeper is None or self.sweeper_loop is not loop or sweeper.done():
+            self.sweeper, self.sweeper_loop = loop.create_task(self.sweep()), loop
         return task
 
     def stop(self, task: asyncio.Task[Any]) -> None:

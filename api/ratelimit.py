@@ -108,11 +108,14 @@ class Decision(NamedTuple):
     def headers(self) -> list[tuple[bytes, bytes]]:
         """draft-ietf-httpapi-ratelimit-headers-06: ``RateLimit-Limit/-Remaining/-Reset`` and ``-Policy``."""
         limit, policy = _fixed_headers(self.limit)
-        reset = b"%d" % self.reset_s
-        out = [limit, (b"ratelimit-remaining", b"%d" % self.remaining), (b"ratelimit-reset", reset), policy]
+        reset = _RESETS[self.reset_s] if 0 <= self.reset_s <= WINDOW_S else (b"ratelimit-reset", b"%d" % self.reset_s)
+        out = [limit, (b"ratelimit-remaining", b"%d" % self.remaining), reset, policy]
         if not self.allowed:
-            out.append((b"retry-after", reset))
+            out.append((b"retry-after", reset[1]))
         return out
+
+
+_RESETS = [(b"ratelimit-reset", b"%d" % s) for s in range(WINDOW_S + 1)]  # seconds left in a window
 
 
 @functools.cache
@@ -165,6 +168,21 @@ class RateLimiter:
             if lease.shared_total >= self.limit:
                 return Decision(False, self.limit, 0, reset)
         return await self._reserve(bucket, window, lease, reset)
+
+    def spend(self, bucket: str) -> list[tuple[bytes, bytes]] | None:
+        """The usual request's `hit`, without a coroutine: a hit already reserved for ``bucket`` in
+        this window is spent and the allowed `Decision`'s headers returned; None when there is none
+        to spend (``await hit`` then asks the store, or refuses)."""
+        now = self.clock()
+        window = now - now % WINDOW_S
+        lease = self._leases.get(bucket) if window == self._window else None
+        if lease is None or lease.spare <= 0:
+            return None
+        lease.spare -= 1
+        limit, policy = _fixed_headers(self.limit)
+        reset = _RESETS[max(1, math.ceil(window + WINDOW_S - now))]
+        remaining = max(0, self.limit - lease.shared_total) + lease.spare
+        return [limit, (b"ratelimit-remaining", b"%d" % remaining), reset, policy]
 
     async def close(self) -> None:
         """Release the store's connections."""

@@ -60,6 +60,15 @@ class Pool:
     def get_idle_size(self) -> int:
         return len(self.idle)
 
+    def take(self) -> Connection | None:
+        """An idle connection, if there is one (no waiting, no coroutine: the common case)."""
+        while self.idle and not self.closed:
+            conn = self.idle.pop()
+            if not conn.is_closed():
+                return conn
+            self.size -= 1
+        return None
+
     async def acquire(self, wait_s: float | None = None) -> Connection:
         """A connection for the caller alone until `release`; waits (at most ``wait_s``) when all are busy."""
         if self.closed:

@@ -84,6 +84,26 @@ async def test_remaining_counts_down_by_one_per_request(store: CounterStore) -> 
     assert remaining == list(range(29, -1, -1))
 
 
+async def test_spending_a_reserved_hit_answers_what_hit_would(store: CounterStore) -> None:
+    """The middleware's way (`spend`, then `hit` when there is nothing to spend) counts and tells
+    exactly what `hit` alone does, refusals included."""
+    clock = Clock()
+    gate, plain = RateLimiter(store, 30, batch=8, clock=clock), RateLimiter(store, 30, batch=8, clock=clock)
+
+    async def through_the_gate() -> list[tuple[bytes, bytes]]:
+        spent = gate.spend("key:gate")
+        return spent if spent is not None else (await gate.hit("key:gate")).headers()
+
+    told = []
+    for _ in range(35):
+        clock.now += 0.7
+        told.append((await through_the_gate(), (await plain.hit("key:plain")).headers()))
+
+    assert all(ours == theirs for ours, theirs in told)
+    assert dict(told[0][0])[b"ratelimit-remaining"] == b"29"
+    assert dict(told[-1][0]).get(b"retry-after") == b"26"
+
+
 async def test_several_workers_together_never_exceed_the_limit(store: CounterStore) -> None:
     clock = Clock()
     workers = [RateLimiter(store, 100, batch=10, clock=clock) for _ in range(3)]
