@@ -138,7 +138,7 @@ async def send_problem(
 def secure_headers(
     headers: Iterable[tuple[bytes, bytes]],
     id_header: tuple[bytes, bytes],
-    added: Headers = (),  # type: ignore[assignment]
+    added: Iterable[tuple[bytes, bytes]] = (),
 ) -> Headers:
     """The response's ``headers``, then ``added`` (rate-limit and CORS headers, from here), the
     request id and the security headers the response does not set itself.

@@ -73,9 +73,9 @@ async def _init_connection(conn: Connection) -> None:
 def _statement(method: Callable[..., Awaitable[Any]], doc: str) -> Callable[..., Coroutine[Any, Any, Any]]:
     """``Database.<method>(sql, *args)``: one statement on a connection out of the pool.
 
-    One coroutine per statement, with `Lease`'s steps written out (the idle connection taken
-    without a coroutine of its own): every read the API answers runs through here, and each
-    layer of ``async with`` and ``await`` measured as instructions per request.
+    One coroutine per statement, with `Lease`'s steps written out and the idle connection taken
+    without a coroutine of its own: every read the API answers runs through here, and each layer
+    of ``async with`` and ``await`` showed in the instructions a request costs (bench.instructions).
     """
 
     async def run(self: Database, sql: str, *args: Any) -> Any:
