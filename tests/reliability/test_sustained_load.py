@@ -191,7 +191,10 @@ async def test_mixed_load_on_two_workers_answers_without_error_and_memory_stays_
             samples = [start]
             while time.monotonic() - started < DURATION_S:
                 await asyncio.sleep(min(10.0, DURATION_S / 6))
-                assert all(not t.done() for t in tasks), [t.exception() for t in tasks if t.done()]
+                assert all(not t.done() for t in tasks), (
+                    [t.exception() for t in tasks if t.done()],
+                    server.output(),
+                )
                 samples.append(workers_rss(pids))
             load.stop.set()
             await asyncio.wait_for(asyncio.gather(*tasks), timeout=60)
