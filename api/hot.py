@@ -74,11 +74,8 @@ class HotRoutes:
         if scope["method"] != "GET" or scope["query_string"]:
             return None
         found = _CLAIM_PATH.fullmatch(scope["path"])
-        if found is None or (claim_id := int(found[1])) > MAX_ID:
+        if found is None or (claim_id := int(found[1])) > MAX_ID or b"ld+json" in (header(scope, b"accept") or b""):
             return None
-        for key, value in scope["headers"]:
-            if key == b"accept" and b"ld+json" in value:
-                return None
         return claim_id
 
     async def answer_graphql(self, scope: Scope, receive: Receive, send: Send) -> bool:

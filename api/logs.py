@@ -37,8 +37,10 @@ _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
 class JsonFormatter(logging.Formatter):
     """A record as one JSON line, with the current request's id when there is one."""
 
-    _second = -1
+    _second = -1  # `timestamp`'s caches: the second and its text, the millisecond and its text
     _stamp = ""
+    _milli = -1
+    _milli_stamp = ""
 
     def format(self, record: logging.LogRecord) -> str:
         out: dict[str, Any] = {
@@ -56,9 +58,6 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             out["exc"] = self.formatException(record.exc_info)
         return orjson.dumps(out, default=str).decode()
-
-    _milli = -1
-    _milli_stamp = ""
 
     def timestamp(self, created: float) -> str:
         """``"2025-11-26T10:00:00.123Z"``; reused within a millisecond, its part down to the second

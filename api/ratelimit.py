@@ -107,15 +107,20 @@ class Decision(NamedTuple):
 
     def headers(self) -> list[tuple[bytes, bytes]]:
         """draft-ietf-httpapi-ratelimit-headers-06: ``RateLimit-Limit/-Remaining/-Reset`` and ``-Policy``."""
-        limit, policy = _fixed_headers(self.limit)
-        reset = _RESETS[self.reset_s] if 0 <= self.reset_s <= WINDOW_S else (b"ratelimit-reset", b"%d" % self.reset_s)
-        out = [limit, (b"ratelimit-remaining", b"%d" % self.remaining), reset, policy]
+        out = _headers(self.limit, self.remaining, self.reset_s)
         if not self.allowed:
-            out.append((b"retry-after", reset[1]))
+            out.append((b"retry-after", out[2][1]))
         return out
 
 
 _RESETS = [(b"ratelimit-reset", b"%d" % s) for s in range(WINDOW_S + 1)]  # seconds left in a window
+
+
+def _headers(limit: int, remaining: int, reset_s: int) -> list[tuple[bytes, bytes]]:
+    """The four RateLimit headers of an answer (`Decision.headers` adds ``Retry-After`` to a refusal)."""
+    limit_header, policy = _fixed_headers(limit)
+    reset = _RESETS[reset_s] if 0 <= reset_s <= WINDOW_S else (b"ratelimit-reset", b"%d" % reset_s)
+    return [limit_header, (b"ratelimit-remaining", b"%d" % remaining), reset, policy]
 
 
 @functools.cache
@@ -179,10 +184,7 @@ class RateLimiter:
         if lease is None or lease.spare <= 0:
             return None
         lease.spare -= 1
-        limit, policy = _fixed_headers(self.limit)
-        reset = _RESETS[max(1, math.ceil(window + WINDOW_S - now))]
-        remaining = max(0, self.limit - lease.shared_total) + lease.spare
-        return [limit, (b"ratelimit-remaining", b"%d" % remaining), reset, policy]
+        return _headers(self.limit, lease.remaining(self.limit), max(1, math.ceil(window + WINDOW_S - now)))
 
     async def close(self) -> None:
         """Release the store's connections."""

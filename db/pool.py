@@ -73,11 +73,8 @@ class Pool:
         """A connection for the caller alone until `release`; waits (at most ``wait_s``) when all are busy."""
         if self.closed:
             raise PoolClosed("the pool is closed")
-        while self.idle:
-            conn = self.idle.pop()
-            if not conn.is_closed():
-                return conn
-            self.size -= 1
+        if (conn := self.take()) is not None:
+            return conn
         if self.size < self.max_size:
             return await self.open()
         waiter: asyncio.Future[Connection | None] = asyncio.get_running_loop().create_future()
