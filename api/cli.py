@@ -95,6 +95,10 @@ def serve(host: str, port: int, workers: int) -> None:
         workers=workers,
         log_level="warning",
         access_log=False,
+        # Longer than the clients' own idle limits (httpx 5 s, aiohttp 15 s, a load balancer's 60 s,
+        # Go's 90 s): the client then always closes an idle connection first. Closing it here first
+        # races a request already on its way, which then fails with a reset (ReadError in httpx).
+        timeout_keep_alive=settings.keep_alive_s,
         timeout_graceful_shutdown=5,
     )
 

@@ -24,6 +24,7 @@ class Settings:
     load_demo: bool = True  # CLAIMS_LOAD_DEMO: load the demo article on first start
     statement_timeout_ms: int = 5000  # CLAIMS_STATEMENT_TIMEOUT_MS
     request_timeout_s: float = 15.0  # CLAIMS_REQUEST_TIMEOUT_S
+    keep_alive_s: int = 120  # CLAIMS_KEEP_ALIVE_S: how long an idle HTTP connection stays open
     pool_min_size: int = 2  # CLAIMS_POOL_MIN_SIZE
     pool_max_size: int = 10  # CLAIMS_POOL_MAX_SIZE
     max_body_bytes: int = 2_000_000  # CLAIMS_MAX_BODY_BYTES: cap for JSON bodies
