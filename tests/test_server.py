@@ -1,18 +1,25 @@
 """`claims serve`'s HTTP protocol (api.server): a response's writes leave together, nothing is held
 longer than one turn of the event loop, and HTTP behaves as before: keep-alive, ``Connection:
-close``, streamed bodies. Real sockets and a real uvicorn server throughout."""
+close``, streamed bodies. Real sockets and a real uvicorn server throughout, except where
+`HeadCycle`'s response heads are compared with uvicorn's own for generated responses: there both
+write to a transport that records the bytes."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 import uvicorn
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from uvicorn.protocols.http.flow_control import FlowControl
+from uvicorn.protocols.http.httptools_impl import RequestResponseCycle
 
-from api.server import CorkedHttpToolsProtocol, CorkedTransport
+from api.server import CorkedHttpToolsProtocol, CorkedTransport, HeadCycle
 
 
 async def _corked() -> tuple[CorkedTransport, socket.socket]:
@@ -66,6 +73,7 @@ async def test_abort_drops_what_is_held() -> None:
 
 
 release = asyncio.Event()
+cycles: list[str] = []  # the class of the cycle behind each request's ``send``
 
 
 async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -75,6 +83,7 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
             await send({"type": "lifespan.startup.complete"})
         await send({"type": "lifespan.shutdown.complete"})
         return
+    cycles.append(type(send.__self__).__name__)
     if scope["path"] == "/stream":
         await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
         await send({"type": "http.response.body", "body": b"first;", "more_body": True})
@@ -112,6 +121,7 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[bytes, dict[byte
 
 
 async def test_keep_alive_answers_every_request_on_one_connection(port: int) -> None:
+    cycles.clear()
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     for path in ("/a", "/same", "/b"):
         writer.write(b"GET %s HTTP/1.1\r\nhost: x\r\n\r\n" % path.encode())
@@ -121,6 +131,7 @@ async def test_keep_alive_answers_every_request_on_one_connection(port: int) -> 
         else:
             assert (status, body) == (b"HTTP/1.1 200 OK", b'{"path": "%s"}' % path.encode())
     writer.close()
+    assert cycles == ["HeadCycle"] * 3
 
 
 async def test_connection_close_gets_the_whole_response_then_the_end(port: int) -> None:
@@ -143,3 +154,108 @@ async def test_a_streamed_body_leaves_part_by_part(port: int) -> None:
     release.set()
     assert await asyncio.wait_for(reader.readuntil(b"0\r\n\r\n"), 5) == b"6\r\nsecond\r\n0\r\n\r\n"
     writer.close()
+
+
+class Recorder:
+    """A transport that keeps what is written (for comparing response heads byte for byte)."""
+
+    def __init__(self) -> None:
+        self.written = b""
+
+    def write(self, data: bytes) -> None:
+        self.written += data
+
+    def is_closing(self) -> bool:
+        return False
+
+
+def _cycle(cycle_class: type[RequestResponseCycle], method: str, keep_alive: bool) -> tuple[Any, Recorder]:
+    """A cycle of ``cycle_class`` for a ``method`` request, as uvicorn's protocol makes one, and its transport."""
+    transport = Recorder()
+    cycle = cycle_class(
+        scope={"type": "http", "method": method, "path": "/"},  # type: ignore[typeddict-item]
+        transport=transport,  # type: ignore[arg-type]
+        flow=FlowControl(transport),  # type: ignore[arg-type]
+        logger=logging.getLogger("test"),
+        access_logger=logging.getLogger("test.access"),
+        access_log=False,
+        default_headers=[(b"server", b"uvicorn"), (b"date", b"Wed, 02 Dec 2026 18:00:00 GMT")],
+        message_event=asyncio.Event(),
+        expect_100_continue=True,
+        keep_alive=keep_alive,
+        on_response=lambda: None,
+    )
+    return cycle, transport
+
+
+def _answer(
+    cycle_class: type[RequestResponseCycle], messages: list[dict[str, Any]], method: str, keep_alive: bool
+) -> Any:
+    """What a cycle of ``cycle_class`` writes for ``messages``, its state after, and its error."""
+    cycle, transport = _cycle(cycle_class, method, keep_alive)
+    error = None
+
+    async def run() -> None:
+        for message in messages:
+            await cycle.send(message)
+
+    try:
+        asyncio.run(run())
+    except Exception as exc:
+        error = (type(exc), str(exc))
+    state = (
+        cycle.response_started,
+        cycle.response_complete,
+        cycle.chunked_encoding,
+        cycle.expected_content_length,
+        cycle.keep_alive,
+        cycle.waiting_for_100_continue,
+    )
+    return transport.written, state, error
+
+
+API_HEAD = [
+    (b"etag", b'W/"0123456789abcdef"'),
+    (b"cache-control", b"public, max-age=60"),
+    (b"vary", b"Accept"),
+    (b"content-length", b"2"),
+    (b"content-type", b"application/json"),
+    (b"x-request-id", b"0123456789abcdef0123456789abcdef"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"content-security-policy", b"default-src 'self'; frame-ancestors 'none'"),
+]
+NAMES = [b"content-type", b"Content-Length", b"CONTENT-LENGTH", b"connection", b"Transfer-Encoding", b"etag"]
+NAMES += [b"x-request-id", b"bad name", b"x:y", b"", b"X-\x7f", b"vary"]
+VALUES = [b"application/json", b"2", b"12", b"-1", b"abc", b"close", b"Keep-Alive, Close", b"chunked", b"gzip"]
+VALUES += [b"tab\tinside", b"bad\r\nvalue", b"", b'W/"1"', b"\x00"]
+header = st.tuples(st.sampled_from(NAMES) | st.binary(max_size=4), st.sampled_from(VALUES) | st.binary(max_size=4))
+odd = st.sampled_from([(b"a", b"b", b"c"), ("content-type", b"x"), (b"content-type", "x"), (b"x",)])
+headers = st.lists(header, max_size=6) | st.lists(header | odd, max_size=4)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    given_headers=headers,
+    container=st.sampled_from([list, tuple]),
+    status=st.sampled_from([200, 201, 204, 304, 404, 500, 99, 600]),
+    method=st.sampled_from(["GET", "HEAD", "POST"]),
+    keep_alive=st.booleans(),
+    body=st.sampled_from([b"", b"{}", b"longer body"]),
+)
+def test_a_response_is_written_with_the_bytes_state_and_errors_uvicorn_gives(
+    given_headers: list[Any], container: type, status: int, method: str, keep_alive: bool, body: bytes
+) -> None:
+    messages = [
+        {"type": "http.response.start", "status": status, "headers": container(given_headers)},
+        {"type": "http.response.body", "body": body},
+    ]
+    stock = _answer(RequestResponseCycle, messages, method, keep_alive)
+    assert _answer(HeadCycle, messages, method, keep_alive) == stock
+
+
+def test_an_api_response_head_is_composed_by_head_cycle_not_uvicorns_loop() -> None:
+    message = {"type": "http.response.start", "status": 200, "headers": API_HEAD}
+    cycle, _ = _cycle(HeadCycle, "GET", True)
+    head = cycle.head(message)
+    assert head is not None  # the usual response takes the quick way …
+    assert head == _answer(RequestResponseCycle, [message], "GET", True)[0]  # … and writes what uvicorn would
