@@ -144,9 +144,20 @@ class AccessSink:
         lines, self.pending = self.pending, []
         if not lines:
             return
+        data = b"\n".join(lines) + b"\n"
+        stream = self.handler.stream
+        # orjson's UTF-8 goes to the bytes under a UTF-8 text stream (stderr) as it is, not decoded
+        # for the text layer to encode again; any other stream is written as text.
+        encoding = (getattr(stream, "encoding", None) or "").lower().replace("-", "").replace("_", "")
+        raw = getattr(stream, "buffer", None) if encoding == "utf8" else None
         try:
-            self.handler.stream.write(b"\n".join(lines).decode() + "\n")
-            self.handler.stream.flush()
+            if raw is not None:
+                stream.flush()  # what went through the text layer before these lines goes first
+                raw.write(data)
+                raw.flush()
+            else:
+                stream.write(data.decode())
+                stream.flush()
         except (OSError, ValueError):
             pass  # stderr closed or broken: like logging's own handlers, never fail the server
 

@@ -315,6 +315,18 @@ async def test_a_failed_request_is_logged_with_its_status(
     assert [r.status for r in access] == [500]  # type: ignore[attr-defined]
 
 
+def test_access_lines_go_to_a_utf8_streams_bytes_after_what_its_text_layer_holds() -> None:
+    """Under a UTF-8 text stream (stderr) the sink writes orjson's bytes to the buffer below it,
+    after flushing what other loggers left in the text layer, so lines keep their order."""
+    raw = io.BytesIO()
+    stream = io.TextIOWrapper(raw, encoding="utf-8", write_through=False)
+    sink = AccessSink(logging.StreamHandler(stream))
+    stream.write("an earlier line\n")  # held in the text layer
+    sink.write({"msg": "GET /v1/entities/Zoë 200"})
+    sink.flush()
+    assert raw.getvalue() == b"an earlier line\n" + '{"msg":"GET /v1/entities/Zoë 200"}\n'.encode()
+
+
 async def test_access_lines_written_directly_are_the_lines_logging_would_write(
     db: Database, settings: Settings
 ) -> None:
