@@ -111,22 +111,18 @@ class AccessSink:
         self.root = logging.getLogger()
         self.parent = logging.getLogger("claims")
         self.pending: list[bytes] = []
+        self.alone = [handler]
 
     def active(self) -> bool:
         """Whether logging is still set up as it was when this sink was made."""
-        handlers = self.root.handlers
+        handler, parent = self.handler, self.parent
         return (
-            len(handlers) == 1
-            and handlers[0] is self.handler
-            and self.handler.formatter is self.formatter
-            and self.handler.level <= logging.INFO
-            and not self.handler.filters
-            and not access.handlers
-            and not access.filters
+            self.root.handlers == self.alone  # a list comparison in C: this handler and no other
+            and handler.formatter is self.formatter
+            and handler.level <= logging.INFO
+            and not (handler.filters or access.handlers or access.filters or parent.handlers or parent.filters)
             and access.propagate
-            and not self.parent.handlers
-            and not self.parent.filters
-            and self.parent.propagate
+            and parent.propagate
         )
 
     def write(self, line: dict[str, Any]) -> None:
@@ -173,12 +169,18 @@ def flush_access_log() -> None:
 
 
 def access_log(
-    method: str, path: str, address: str | None, status: int, started: float, key_prefix: str | None
+    method: str,
+    path: str,
+    address: str | None,
+    status: int,
+    started: float,
+    key_prefix: str | None,
+    request_id: str | None,
 ) -> None:
-    """The one line per request (``started``: its `time.perf_counter`)."""
+    """The one line per request (``started``: its `time.perf_counter`; ``request_id``: its id, the
+    `REQUEST_ID` the middleware set)."""
     if not access.isEnabledFor(logging.INFO):
         return
-    request_id = REQUEST_ID.get()
     duration_ms = int((time.perf_counter() - started) * 100_000) / 100  # to 10 µs, without round()
     sink = _sink
     if sink is not None and sink.active():

@@ -146,14 +146,10 @@ def secure_headers(
     Names are compared as given: Starlette (and so every response here) writes them in lower case.
     """
     out = list(headers)
-    html = has_csp = has_frame = False
-    for name, value in out:
-        if name == b"content-type":
-            html = value.startswith(b"text/html")
-        elif name == b"content-security-policy":
-            has_csp = True
-        elif name == b"x-frame-options":
-            has_frame = True
+    given = dict(out)  # looked up in C, not a Python loop over every header (the last one counts)
+    html = given.get(b"content-type", b"").startswith(b"text/html")
+    has_csp = b"content-security-policy" in given
+    has_frame = b"x-frame-options" in given
     out += added
     out.append(id_header)
     if not (has_frame or has_csp):  # the usual case: all of them, from one constant
@@ -196,16 +192,11 @@ class Gate:
             finally:
                 REQUEST_ID.reset(token)
             return
-        incoming = origin = length = api_key = None
-        for key, value in scope["headers"]:  # one pass for the four headers read here
-            if key == b"x-request-id":
-                incoming = incoming or value
-            elif key == b"origin":
-                origin = origin or value
-            elif key == b"content-length":
-                length = length or value
-            elif key == b"x-api-key":
-                api_key = api_key or value
+        given = dict(reversed(scope["headers"]))  # the four headers read here, the first of each, in C
+        incoming = given.get(b"x-request-id")
+        origin = given.get(b"origin")
+        length = given.get(b"content-length")
+        api_key = given.get(b"x-api-key")
         request_id = incoming.decode() if incoming and _SANE_ID.match(incoming) else new_request_id()
         token = REQUEST_ID.set(request_id)
         started = time.perf_counter()
@@ -284,7 +275,8 @@ class Gate:
             if task is not None:
                 self.clock.forget(task)
             state = scope.get("state")
-            access_log(method, path, client or None, status or 500, started, state.get(KEY_PREFIX) if state else None)
+            key_prefix = state.get(KEY_PREFIX) if state else None
+            access_log(method, path, client or None, status or 500, started, key_prefix, request_id)
             REQUEST_ID.reset(token)
 
     async def identify(self, scope: Scope, token: str, client: str) -> str | None:

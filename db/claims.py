@@ -196,6 +196,11 @@ async def get_claim(db: Database, claim_id: int, *, linked_data_base: str | None
         row = await db.fetchrow(GET_CLAIM, claim_id)
     else:
         row = await db.fetchrow(GET_CLAIM_LD, claim_id, linked_data_base)
+    return claim_doc(row)
+
+
+def claim_doc(row: asyncpg.Record | None) -> Doc | None:
+    """The `Doc` of a `GET_CLAIM` (or `GET_CLAIM_LD`) row; None for no row."""
     if row is None:
         return None
     return Doc(row["body"].encode(), row["version"], row["deleted"])
