@@ -8,9 +8,10 @@ request, answers with the route's own pieces:
 
 - ``GET /v1/claims/{id}`` with a well-formed id, no query string, no mention of JSON-LD in
   ``Accept`` and a caller allowed to read → the statement `db.claims.get_claim`, the 404/410 of
-  `api.rest.claims.readable` and the ETag, ``304`` and headers of `api.rest.common.cached_raw`,
-  sent as ASGI messages (no Starlette request or response objects: they were a tenth of the
-  request's CPU);
+  `api.rest.claims.readable` and the ETag, ``304`` and headers of `api.rest.common.cached_raw`
+  (`HotRoutes.read_claim`), sent as ASGI messages by the middleware itself (`api.middleware.Gate`
+  calls it: no Starlette request or response objects, which were a tenth of the request's CPU,
+  and no layer of ``send`` wrappers);
 - ``GET`` and ``POST /graphql`` → the GraphQL endpoint (it parses, authorises and answers itself;
   a ``POST`` from a caller allowed to read, again from and to ASGI messages).
 
@@ -53,28 +54,31 @@ class HotRoutes:
         self.graphql_post: RawEndpoint | None = getattr(app_state, "graphql_post", None)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            if scope["path"] == "/graphql":
-                if self.serves_graphql(scope) and await self.answer_graphql(scope, receive, send):
-                    return
-            # `api.rest.claims.get_claim` for plain JSON, its steps written out here (each coroutine
-            # level showed in bench.instructions); a caller who may not read goes to FastAPI, so
-            # the 401/403 come with everything else FastAPI checks.
-            elif (claim_id := self.claim_id(scope)) is not None and auth.caller_in_scope(scope, "read") is not None:
-                try:
-                    row = await self.state["db"].fetchrow(store.GET_CLAIM, claim_id)
-                    if row is None or row["deleted"]:
-                        rest_claims.readable(store.claim_doc(row), claim_id)  # raises its 404 or 410
-                    status, headers, body = cached_raw(
-                        header(scope, b"if-none-match"), row["body"].encode(), cache=ITEM_CACHE, version=row["version"]
-                    )
-                except Exception as exc:
-                    await _problem(scope, receive, send, exc)
-                    return
-                await send({"type": "http.response.start", "status": status, "headers": headers})
-                await send({"type": "http.response.body", "body": body})
-                return
+        # (``GET /v1/claims/{id}`` is answered by `api.middleware.Gate`, with `read_claim`.)
+        if (
+            scope["type"] == "http"
+            and scope["path"] == "/graphql"
+            and self.serves_graphql(scope)
+            and await self.answer_graphql(scope, receive, send)
+        ):
+            return
         await self.app(scope, receive, send)
+
+    def claim_read(self, scope: Scope) -> int | None:
+        """The claim id when this request is a hot claim read (`claim_id`) by a caller allowed to
+        read; None sends it to FastAPI, so 401 and 403 come with everything else FastAPI checks."""
+        claim_id = self.claim_id(scope)
+        return claim_id if claim_id is not None and auth.caller_in_scope(scope, "read") is not None else None
+
+    async def read_claim(self, scope: Scope, claim_id: int) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        """`api.rest.claims.get_claim`'s plain JSON as (status, headers, body), its steps written out
+        (each coroutine level showed in bench.instructions); raises what the route raises (its 404
+        or 410 `Problem`, `DatabaseUnavailable`) for `problem` to answer."""
+        row = await self.state["db"].fetchrow(store.GET_CLAIM, claim_id)
+        if row is None or row["deleted"]:
+            rest_claims.readable(store.claim_doc(row), claim_id)  # raises its 404 or 410
+        body: bytes = row["body"].encode()
+        return cached_raw(header(scope, b"if-none-match"), body, cache=ITEM_CACHE, version=row["version"])
 
     def serves_graphql(self, scope: Scope) -> bool:
         """Whether this ``/graphql`` request is the GraphQL endpoint's (``GET`` and ``POST``)."""
@@ -101,7 +105,7 @@ class HotRoutes:
                 return True
             response = await self.graphql(Request(scope, receive))
         except Exception as exc:
-            await _problem(scope, receive, send, exc)
+            await problem(scope, receive, send, exc)
             return True
         if response is None:
             return False
@@ -109,6 +113,6 @@ class HotRoutes:
         return True
 
 
-async def _problem(scope: Scope, receive: Receive, send: Send, exc: Exception) -> None:
+async def problem(scope: Scope, receive: Receive, send: Send, exc: Exception) -> None:
     """The answer the app's own exception handlers give to ``exc``, as FastAPI would call them."""
     await (await errors.response_for(Request(scope, receive), exc))(scope, receive, send)

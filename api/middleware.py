@@ -10,7 +10,8 @@ scan and ``send`` wrapper; as steps of one call they cost about 15 µs a request
     timeout          503 when no response has started within CLAIMS_REQUEST_TIMEOUT_S
     body cap         413 past CLAIMS_MAX_BODY_BYTES (Content-Length, then bytes as they stream)
     access           resolves X-API-Key (cached), then rate-limits per key or per address → 429
-    HotRoutes        the busiest requests straight to their endpoints (api.hot); the rest to
+    HotRoutes        the busiest requests straight to their endpoints (api.hot; the claim read is
+                     answered here, with `HotRoutes.read_claim`); the rest to
     (FastAPI's stack: ServerErrorMiddleware, user middleware, exception handlers, routing)
 
 Every response, whoever answers it, leaves through one ``send`` that adds the rate-limit, CORS,
@@ -38,6 +39,7 @@ from api import auth, docs
 from api.asgi import header
 from api.errors import Problem, problem_response
 from api.hot import HotRoutes
+from api.hot import problem as hot_problem
 from api.logs import REQUEST_ID, access_log, configure_logging, flush_access_log
 from api.ratelimit import build_limiter
 from api.settings import Settings
@@ -179,6 +181,7 @@ class Gate:
         # What the app's state holds, read per request (tests swap the limiter in after start-up)
         # without Starlette's `State.__getattr__`, a Python call per attribute.
         self.state: dict[str, Any] = app_state._state
+        self.hot = app if isinstance(app, HotRoutes) else None  # whose claim reads are answered here
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -260,6 +263,22 @@ class Gate:
                 added[:0] = spent  # before the CORS headers, as the layers used to add them
             if counted:
                 await Counted(self.app, self.max_bytes)(scope, receive, send_out)
+            elif self.hot is not None and (claim_id := self.hot.claim_read(scope)) is not None:
+                # The busiest request, answered here: no `send_out` in between, and the security
+                # headers of JSON (its headers never carry their own).
+                try:
+                    answer, headers, body = await self.hot.read_claim(scope, claim_id)
+                except Exception as exc:
+                    await hot_problem(scope, receive, send_out, exc)
+                    return
+                status = answer
+                if task is not None:
+                    self.clock.stop(task)
+                headers += added
+                headers.append(id_header)
+                headers += _API_SECURITY
+                await send({"type": "http.response.start", "status": status, "headers": headers})
+                await send({"type": "http.response.body", "body": body})
             else:
                 await self.app(scope, receive, send_out)
         except asyncio.CancelledError:
