@@ -31,7 +31,6 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api import auth, errors
-from api.asgi import header
 from api.rest import claims as rest_claims
 from api.rest.common import ITEM_CACHE, cached_raw
 from db import claims as store
@@ -64,13 +63,15 @@ class HotRoutes:
             return
         await self.app(scope, receive, send)
 
-    def claim_read(self, scope: Scope) -> int | None:
+    def claim_read(self, scope: Scope, accept: bytes | None) -> int | None:
         """The claim id when this request is a hot claim read (`claim_id`) by a caller allowed to
         read; None sends it to FastAPI, so 401 and 403 come with everything else FastAPI checks."""
-        claim_id = self.claim_id(scope)
+        claim_id = self.claim_id(scope, accept)
         return claim_id if claim_id is not None and auth.caller_in_scope(scope, "read") is not None else None
 
-    async def read_claim(self, scope: Scope, claim_id: int) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    async def read_claim(
+        self, claim_id: int, if_none_match: bytes | None
+    ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
         """`api.rest.claims.get_claim`'s plain JSON as (status, headers, body), its steps written out
         (each coroutine level showed in bench.instructions); raises what the route raises (its 404
         or 410 `Problem`, `DatabaseUnavailable`) for `problem` to answer."""
@@ -78,20 +79,20 @@ class HotRoutes:
         if row is None or row["deleted"]:
             rest_claims.readable(store.claim_doc(row), claim_id)  # raises its 404 or 410
         body: bytes = row["body"].encode()
-        return cached_raw(header(scope, b"if-none-match"), body, cache=ITEM_CACHE, version=row["version"])
+        return cached_raw(if_none_match, body, cache=ITEM_CACHE, version=row["version"])
 
     def serves_graphql(self, scope: Scope) -> bool:
         """Whether this ``/graphql`` request is the GraphQL endpoint's (``GET`` and ``POST``)."""
         return self.graphql is not None and scope["method"] in ("GET", "POST")
 
     @staticmethod
-    def claim_id(scope: Scope) -> int | None:
+    def claim_id(scope: Scope, accept: bytes | None) -> int | None:
         """The id of a ``GET /v1/claims/{id}`` of the plain shape the hot route covers (no query
-        string, no JSON-LD in ``Accept``), else None."""
+        string, no JSON-LD in ``accept``, the request's ``Accept`` header), else None."""
         if scope["method"] != "GET" or scope["query_string"]:
             return None
         found = _CLAIM_PATH.fullmatch(scope["path"])
-        if found is None or (claim_id := int(found[1])) > MAX_ID or b"ld+json" in (header(scope, b"accept") or b""):
+        if found is None or (claim_id := int(found[1])) > MAX_ID or (accept and b"ld+json" in accept):
             return None
         return claim_id
 

@@ -34,6 +34,9 @@ _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
 }
 
 
+_MILLIS = [f".{m:03d}Z" for m in range(1000)]  # a timestamp's ending, by millisecond
+
+
 class JsonFormatter(logging.Formatter):
     """A record as one JSON line, with the current request's id when there is one."""
 
@@ -67,7 +70,7 @@ class JsonFormatter(logging.Formatter):
             second = milli // 1000
             if second != self._second:
                 self._second, self._stamp = second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-            self._milli, self._milli_stamp = milli, f"{self._stamp}.{milli % 1000:03d}Z"
+            self._milli, self._milli_stamp = milli, self._stamp + _MILLIS[milli % 1000]
         return self._milli_stamp
 
 

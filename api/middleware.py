@@ -263,11 +263,11 @@ class Gate:
                 added[:0] = spent  # before the CORS headers, as the layers used to add them
             if counted:
                 await Counted(self.app, self.max_bytes)(scope, receive, send_out)
-            elif self.hot is not None and (claim_id := self.hot.claim_read(scope)) is not None:
+            elif self.hot is not None and (claim_id := self.hot.claim_read(scope, given.get(b"accept"))) is not None:
                 # The busiest request, answered here: no `send_out` in between, and the security
                 # headers of JSON (its headers never carry their own).
                 try:
-                    answer, headers, body = await self.hot.read_claim(scope, claim_id)
+                    answer, headers, body = await self.hot.read_claim(claim_id, given.get(b"if-none-match"))
                 except Exception as exc:
                     await hot_problem(scope, receive, send_out, exc)
                     return

@@ -97,7 +97,8 @@ def _statement(method: Callable[..., Awaitable[Any]], doc: str) -> Callable[...,
                 raise translated from exc
             raise
         finally:
-            self._traced(sql, started)
+            if (time.perf_counter() - started) * 1000 > self.slow_ms or self.statement_listeners:
+                self._traced(sql, started)  # (a call only when there is something to do)
             if self.pool is not None:
                 self.pool.release(conn)
             else:

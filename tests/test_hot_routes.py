@@ -49,7 +49,7 @@ def test_only_the_plain_shape_of_a_hot_request_is_short_cut(app: FastAPI) -> Non
         }
         if path == "/graphql":
             return "graphql" if hot.serves_graphql(scope) else None
-        return hot.claim_id(scope)
+        return hot.claim_id(scope, accept)
 
     assert route("GET", "/v1/claims/12") == 12
     assert route("POST", "/graphql") == route("GET", "/graphql") == "graphql"
