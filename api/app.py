@@ -6,10 +6,12 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import orjson
 from fastapi import FastAPI
 from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 from api import docs, errors, graphql, middleware, rest
 from api.settings import Settings
@@ -49,6 +51,28 @@ async def open_database(settings: Settings) -> Database:
     return db
 
 
+class ClaimsbaseAPI(FastAPI):
+    """FastAPI, its HTTP entry in one step when telemetry is off (`create_app` turns it off).
+
+    For an HTTP request FastAPI's ``__call__`` then only passes to Starlette's, which sets
+    ``scope["app"]`` and calls the middleware stack (built on the first request); this does the same
+    without those two coroutine frames and FastAPI's per-request telemetry check. Anything else
+    (lifespan, websockets, a root path, the first request, telemetry on) takes FastAPI's own way.
+    """
+
+    def __init__(self, *args: Any, telemetry: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, telemetry=telemetry, **kwargs)  # type: ignore[arg-type]
+        self.telemetry_off = telemetry is not None and not (telemetry.get("tracing") or telemetry.get("metrics"))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        stack = self.middleware_stack
+        if stack is not None and self.telemetry_off and scope["type"] == "http" and not self.root_path:
+            scope["app"] = self
+            await stack(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
 def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
     """The whole API. Tests pass an open ``database``; otherwise the lifespan opens one."""
     settings = settings or Settings.from_env()
@@ -65,7 +89,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             if own:
                 await app.state.db.close()
 
-    app = FastAPI(
+    app = ClaimsbaseAPI(
         title="Claimsbase API",
         version="1.0.0",
         summary="Who said what, when, and who reported it.",
