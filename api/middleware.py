@@ -267,11 +267,10 @@ class Gate:
                 # The busiest request, answered here: no `send_out` in between, and the security
                 # headers of JSON (its headers never carry their own).
                 try:
-                    answer, headers, body = await self.hot.read_claim(claim_id, given.get(b"if-none-match"))
+                    status, headers, body = await self.hot.read_claim(claim_id, given.get(b"if-none-match"))
                 except Exception as exc:
                     await hot_problem(scope, receive, send_out, exc)
                     return
-                status = answer
                 if task is not None:
                     self.clock.stop(task)
                 headers += added

@@ -157,7 +157,6 @@ class RateLimiter:
         self._window = -1.0
         self._leases: dict[str, _Lease] = {}
         self._reported = 0.0
-        self._fixed = _fixed_headers(limit)
 
     async def hit(self, bucket: str) -> Decision:
         """Count one request against ``bucket``."""
@@ -185,11 +184,7 @@ class RateLimiter:
         if lease is None or lease.spare <= 0:
             return None
         lease.spare -= 1
-        remaining = max(0, self.limit - lease.shared_total) + lease.spare  # `_Lease.remaining`, inline
-        reset_s = max(1, math.ceil(window + WINDOW_S - now))
-        limit_header, policy = self._fixed  # `_headers`, inline
-        reset = _RESETS[reset_s] if reset_s <= WINDOW_S else (b"ratelimit-reset", b"%d" % reset_s)
-        return [limit_header, (b"ratelimit-remaining", b"%d" % remaining), reset, policy]
+        return _headers(self.limit, lease.remaining(self.limit), max(1, math.ceil(window + WINDOW_S - now)))
 
     async def close(self) -> None:
         """Release the store's connections."""
