@@ -6,10 +6,16 @@ small batch of hits at once (one ``INSERT … ON CONFLICT … RETURNING``, or on
 ``INCRBY`` + ``EXPIRE``) and spends them locally. A reservation is granted only as far as the shared
 total stays within the limit, so the workers together never admit more than ``limit`` requests a
 window. The price: hits reserved by one worker and not spent there before the window ends are lost,
-so a client whose requests move between workers may be refused up to ``(workers - 1) × batch``
-requests early, and ``RateLimit-Remaining`` is the count as this worker last saw it. Batches start
-at 1 for a bucket a worker has not seen this window (one-off clients strand nothing) and shrink as
-the window fills. ``batch = 1`` gives one round trip per request and exact counts.
+so a client whose requests move between workers may be refused early by what the other workers
+hold (each at most ``batch``, or `AHEAD_S` of that client's requests), and ``RateLimit-Remaining``
+is the count as this worker last saw it. Batches start at 1 for a bucket a worker has not seen this
+window (one-off clients strand nothing), are ``batch`` hits after that, grow for a busy bucket to
+about `AHEAD_S` seconds of its requests (at most doubling from one reservation to the next), and
+shrink as the window fills: never more than a quarter of what is left. ``batch = 1`` gives one round trip per request and exact counts.
+
+One reservation per bucket is in flight in a worker at a time: requests that find nothing to spend
+while it runs wait for it instead of each sending their own (concurrent ``INSERT … ON CONFLICT``s
+of one row queue on its lock, and each would reserve a batch of its own).
 
 A bucket already over its limit is refused locally until its window ends, so a client hammering
 the API costs the shared store nothing. When the store cannot be reached the limiter lets requests
@@ -18,6 +24,7 @@ through (and logs it): the endpoints behind it answer 503 themselves if they nee
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import math
@@ -37,6 +44,7 @@ log = logging.getLogger("claims.ratelimit")
 WINDOW_S = 60
 REDIS_PREFIX = "claimsbase:ratelimit:"
 REPORT_EVERY_S = 10.0
+AHEAD_S = 0.1  # a busy bucket's reservation: about this long's worth of its requests
 
 
 class CounterStore(Protocol):
@@ -134,6 +142,9 @@ class _Lease:
 
     shared_total: int = 0  # the shared counter after this worker's last reservation
     spare: int = 0  # hits reserved and not yet spent here
+    granted: int = 0  # hits the last reservation granted
+    reserved_at: float = 0.0  # and when it was asked for (the limiter's clock)
+    pending: asyncio.Future[None] | None = None  # set while a reservation is in flight
 
     def remaining(self, limit: int) -> int:
         return max(0, limit - self.shared_total) + self.spare
@@ -160,19 +171,23 @@ class RateLimiter:
 
     async def hit(self, bucket: str) -> Decision:
         """Count one request against ``bucket``."""
-        now = self.clock()
-        window = now - now % WINDOW_S
-        reset = max(1, math.ceil(window + WINDOW_S - now))
-        if window != self._window:
-            await self._new_window(window)
-        lease = self._leases.get(bucket)
-        if lease is not None:
-            if lease.spare > 0:
-                lease.spare -= 1
-                return Decision(True, self.limit, lease.remaining(self.limit), reset)
-            if lease.shared_total >= self.limit:
-                return Decision(False, self.limit, 0, reset)
-        return await self._reserve(bucket, window, lease, reset)
+        while True:
+            now = self.clock()
+            window = now - now % WINDOW_S
+            reset = max(1, math.ceil(window + WINDOW_S - now))
+            if window != self._window:
+                await self._new_window(window)
+            lease = self._leases.get(bucket)
+            if lease is not None:
+                if lease.spare > 0:
+                    lease.spare -= 1
+                    return Decision(True, self.limit, lease.remaining(self.limit), reset)
+                if lease.shared_total >= self.limit:
+                    return Decision(False, self.limit, 0, reset)
+                if lease.pending is not None:  # another request is reserving: its batch is ours too
+                    await asyncio.shield(lease.pending)
+                    continue
+            return await self._reserve(bucket, window, lease, now, reset)
 
     def spend(self, bucket: str) -> list[tuple[bytes, bytes]] | None:
         """The usual request's `hit`, without a coroutine: a hit already reserved for ``bucket`` in
@@ -190,17 +205,28 @@ class RateLimiter:
         """Release the store's connections."""
         await self.store.close()
 
-    async def _reserve(self, bucket: str, window: float, lease: _Lease | None, reset: int) -> Decision:
-        # One hit for a bucket new to this worker; then a batch that shrinks as the window fills.
-        wanted = 1 if lease is None else max(1, min(self.batch, (self.limit - lease.shared_total) // 4))
+    async def _reserve(self, bucket: str, window: float, lease: _Lease | None, now: float, reset: int) -> Decision:
+        if lease is None:  # one hit for a bucket new to this worker (a one-off client strands nothing)
+            wanted = 1
+            lease = self._leases[bucket] = _Lease()
+        else:
+            wanted = self.batch
+            elapsed = now - lease.reserved_at
+            if wanted > 1 and elapsed > 0:  # a busy bucket: about AHEAD_S of it, at most doubling
+                wanted = max(wanted, min(2 * lease.granted, int(lease.granted * AHEAD_S / elapsed)))
+            wanted = max(1, min(wanted, (self.limit - lease.shared_total) // 4))  # shrinks as the window fills
+        lease.pending = pending = asyncio.get_running_loop().create_future()
         try:
             total = await self.store.reserve(bucket, window, wanted)
         except (DatabaseUnavailable, RedisError, OSError) as exc:
             self._report(exc)
             return Decision(True, self.limit, self.limit, reset)
+        finally:
+            lease.pending = None
+            pending.set_result(None)
         granted = min(wanted, max(0, self.limit - (total - wanted)))
-        lease = self._leases.setdefault(bucket, _Lease())
         lease.shared_total = max(lease.shared_total, total)
+        lease.granted, lease.reserved_at = granted, now
         if granted == 0:
             return Decision(False, self.limit, 0, reset)
         lease.spare += granted - 1

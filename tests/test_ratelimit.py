@@ -156,6 +156,39 @@ async def test_busy_buckets_reserve_hits_in_batches(db: Database) -> None:
     assert len(statements) <= 1 + 200 // 20 + 1
 
 
+async def test_a_busy_bucket_reserves_about_a_tenth_of_a_second_of_its_requests(db: Database) -> None:
+    """At 1,000 requests a second a bucket reserves ~100 hits at a time (AHEAD_S), growing by at most
+    doubling, instead of a round trip every ``batch``; the counts stay exact in one worker."""
+    clock = Clock()
+    limiter = RateLimiter(PostgresCounters(db), 1_000_000, batch=20, clock=clock)
+    statements: list[str] = []
+    db.statement_listeners.append(statements.append)
+
+    remaining = []
+    for _ in range(3000):
+        clock.now += 0.001
+        remaining.append((await limiter.hit("key:busy")).remaining)
+
+    reserved = await db.fetchval("SELECT hits FROM rate_limit WHERE bucket = 'key:busy'")
+    assert remaining == list(range(999_999, 999_999 - 3000, -1))
+    # 1, 20, 40, 80, then ~100 each: about 32 round trips for 3,000 requests (batches of 20: 151).
+    assert 25 <= len(statements) <= 40
+    assert 3000 <= reserved <= 3000 + 200  # at most one batch of ~100 (200 with its doubling) unspent
+
+
+async def test_requests_that_find_nothing_to_spend_share_one_reservation(db: Database) -> None:
+    limiter = RateLimiter(PostgresCounters(db), 600, batch=20, clock=Clock())
+    await limiter.hit("key:herd")  # the bucket's first hit reserves just itself
+    statements: list[str] = []
+    db.statement_listeners.append(statements.append)
+
+    decisions = await asyncio.gather(*(limiter.hit("key:herd") for _ in range(8)))
+
+    assert len(statements) == 1  # one INSERT … ON CONFLICT, not eight queued on the row's lock
+    assert sorted(d.remaining for d in decisions) == list(range(591, 599))
+    assert await db.fetchval("SELECT hits FROM rate_limit WHERE bucket = 'key:herd'") == 21
+
+
 async def test_old_windows_are_forgotten(db: Database) -> None:
     clock = Clock()
     limiter = RateLimiter(PostgresCounters(db), 10, clock=clock)
