@@ -64,10 +64,19 @@ class HotRoutes:
         await self.app(scope, receive, send)
 
     def claim_read(self, scope: Scope, accept: bytes | None) -> int | None:
-        """The claim id when this request is a hot claim read (`claim_id`) by a caller allowed to
-        read; None sends it to FastAPI, so 401 and 403 come with everything else FastAPI checks."""
-        claim_id = self.claim_id(scope, accept)
-        return claim_id if claim_id is not None and auth.caller_in_scope(scope, "read") is not None else None
+        """The claim id when this request is a hot claim read by a caller allowed to
+        read; None sends it to FastAPI, so 401 and 403 come with everything else FastAPI checks.
+
+        Its plain shape: ``GET``, a well-formed id, no query string and no JSON-LD in ``accept`` (the
+        request's ``Accept`` header). `auth.caller_in_scope` is written out: the Gate asks this of
+        every request."""
+        if scope["method"] != "GET" or scope["query_string"]:
+            return None
+        found = _CLAIM_PATH.fullmatch(scope["path"])
+        if found is None or (claim_id := int(found[1])) > MAX_ID or (accept and b"ld+json" in accept):
+            return None
+        caller = scope.get("state", {}).get(auth.STATE_KEY)
+        return claim_id if isinstance(caller, auth.Caller) and "read" in caller.scopes else None
 
     async def read_claim(
         self, claim_id: int, if_none_match: bytes | None
@@ -84,17 +93,6 @@ class HotRoutes:
     def serves_graphql(self, scope: Scope) -> bool:
         """Whether this ``/graphql`` request is the GraphQL endpoint's (``GET`` and ``POST``)."""
         return self.graphql is not None and scope["method"] in ("GET", "POST")
-
-    @staticmethod
-    def claim_id(scope: Scope, accept: bytes | None) -> int | None:
-        """The id of a ``GET /v1/claims/{id}`` of the plain shape the hot route covers (no query
-        string, no JSON-LD in ``accept``, the request's ``Accept`` header), else None."""
-        if scope["method"] != "GET" or scope["query_string"]:
-            return None
-        found = _CLAIM_PATH.fullmatch(scope["path"])
-        if found is None or (claim_id := int(found[1])) > MAX_ID or (accept and b"ld+json" in accept):
-            return None
-        return claim_id
 
     async def answer_graphql(self, scope: Scope, receive: Receive, send: Send) -> bool:
         """The GraphQL endpoint's answer (a reader's ``POST`` from and to ASGI messages); False

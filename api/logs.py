@@ -116,17 +116,52 @@ class AccessSink:
         self.pending: list[bytes] = []
         self.alone = [handler]
 
-    def active(self) -> bool:
-        """Whether logging is still set up as it was when this sink was made."""
+    def access_line(
+        self,
+        method: str,
+        path: str,
+        address: str | None,
+        status: int,
+        duration_ms: float,
+        key_prefix: str | None,
+        request_id: str | None,
+    ) -> bool:
+        """Queue the access line (`access_log`'s fields); False, with nothing queued, when logging is
+        no longer set up as it was when this sink was made (the line then goes through `logging`)."""
         handler, parent = self.handler, self.parent
-        return (
+        if not (
             self.root.handlers == self.alone  # a list comparison in C: this handler and no other
             and handler.formatter is self.formatter
             and handler.level <= logging.INFO
             and not (handler.filters or access.handlers or access.filters or parent.handlers or parent.filters)
             and access.propagate
             and parent.propagate
-        )
+        ):
+            return False
+        formatter, now = _timestamps, time.time()
+        milli = int(now * 1000)
+        # the formatter's `timestamp`, its cached second written out (a call only once a second)
+        if milli // 1000 == formatter._second:
+            ts = formatter._stamp + _MILLIS[milli % 1000]
+        else:
+            ts = formatter.timestamp(now)
+        line = {  # one dict, in the formatter's order
+            "ts": ts,
+            "level": "INFO",
+            "logger": ACCESS,
+            "msg": f"{method} {path} {status}",
+            "request_id": request_id,
+            "method": method,
+            "path": path,
+            "status": status,
+            "duration_ms": duration_ms,
+            "key": key_prefix,
+            "client": address,
+        }
+        if not request_id:
+            del line["request_id"]
+        self.write(line)
+        return True
 
     def write(self, line: dict[str, Any]) -> None:
         """Queue ``line``; the first line of a batch schedules its flush (outside an event loop,
@@ -186,23 +221,7 @@ def access_log(
         return
     duration_ms = int((time.perf_counter() - started) * 100_000) / 100  # to 10 µs, without round()
     sink = _sink
-    if sink is not None and sink.active():
-        line = {  # one dict, in the formatter's order: this is made for every request
-            "ts": _timestamps.timestamp(time.time()),
-            "level": "INFO",
-            "logger": ACCESS,
-            "msg": f"{method} {path} {status}",
-            "request_id": request_id,
-            "method": method,
-            "path": path,
-            "status": status,
-            "duration_ms": duration_ms,
-            "key": key_prefix,
-            "client": address,
-        }
-        if not request_id:
-            del line["request_id"]
-        sink.write(line)
+    if sink is not None and sink.access_line(method, path, address, status, duration_ms, key_prefix, request_id):
         return
     record = _access_record()
     record.__dict__.update(

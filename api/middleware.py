@@ -271,8 +271,9 @@ class Gate:
                 except Exception as exc:
                     await hot_problem(scope, receive, send_out, exc)
                     return
-                if task is not None:
-                    self.clock.stop(task)
+                if task is not None:  # the response starts: no deadline (what `finally` would forget)
+                    self.clock.forget(task)
+                    task = None
                 headers += added
                 headers.append(id_header)
                 headers += _API_SECURITY

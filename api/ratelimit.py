@@ -11,7 +11,8 @@ hold (each at most ``batch``, or `AHEAD_S` of that client's requests), and ``Rat
 is the count as this worker last saw it. Batches start at 1 for a bucket a worker has not seen this
 window (one-off clients strand nothing), are ``batch`` hits after that, grow for a busy bucket to
 about `AHEAD_S` seconds of its requests (at most doubling from one reservation to the next), and
-shrink as the window fills: never more than a quarter of what is left. ``batch = 1`` gives one round trip per request and exact counts.
+shrink as the window fills: never more than a quarter of what is left. ``batch = 1`` gives one round
+trip per request and exact counts.
 
 One reservation per bucket is in flight in a worker at a time: requests that find nothing to spend
 while it runs wait for it instead of each sending their own (concurrent ``INSERT … ON CONFLICT``s

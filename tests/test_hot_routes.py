@@ -12,6 +12,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from api.auth import STATE_KEY, Caller
+from api.errors import Problem
 from api.hot import HotRoutes
 from api.settings import Settings
 from db.database import Database
@@ -39,17 +41,22 @@ def same(hot: httpx.Response, slow: httpx.Response) -> None:
 def test_only_the_plain_shape_of_a_hot_request_is_short_cut(app: FastAPI) -> None:
     hot = HotRoutes(app.router, app.state)
 
-    def route(method: str, path: str, query: bytes = b"", accept: bytes = b"application/json") -> str | int | None:
+    reader = Caller(None, frozenset({"read"}), "127.0.0.1")
+
+    def route(
+        method: str, path: str, query: bytes = b"", accept: bytes = b"application/json", caller: object = reader
+    ) -> str | int | None:
         scope = {
             "type": "http",
             "method": method,
             "path": path,
             "query_string": query,
             "headers": [(b"accept", accept)],
+            "state": {STATE_KEY: caller},
         }
         if path == "/graphql":
             return "graphql" if hot.serves_graphql(scope) else None
-        return hot.claim_id(scope, accept)
+        return hot.claim_read(scope, accept)
 
     assert route("GET", "/v1/claims/12") == 12
     assert route("POST", "/graphql") == route("GET", "/graphql") == "graphql"
@@ -61,6 +68,10 @@ def test_only_the_plain_shape_of_a_hot_request_is_short_cut(app: FastAPI) -> Non
     assert route("GET", "/v1/claims/12/") is None
     assert route("GET", "/v1/claims/12", accept=b"application/ld+json") is None
     assert route("PUT", "/graphql") is None
+    # Callers that may not read (or a refused key, left as its Problem) go to FastAPI for their 401/403.
+    assert route("GET", "/v1/claims/12", caller=Caller(None, frozenset(), "127.0.0.1")) is None
+    assert route("GET", "/v1/claims/12", caller=Problem(401, "The API key is invalid.")) is None
+    assert route("GET", "/v1/claims/12", caller=None) is None
 
 
 async def test_a_claim_read_the_short_way_is_the_fastapi_answer(client: httpx.AsyncClient, db: Database) -> None:
