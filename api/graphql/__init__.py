@@ -95,6 +95,12 @@ def context_for(request: Request, caller: Any = None) -> Context:
     return Context(db=request.app.state.db, caller=caller, settings=request.app.state.settings, request=request)
 
 
+def context_in_scope(scope: Any, receive: Any, caller: Any) -> Context:
+    """`context_for` a request known by its ASGI ``scope`` (its Starlette request made here: only
+    when resolvers run, never for a compiled answer)."""
+    return context_for(Request(scope, receive), caller)
+
+
 def install(app: FastAPI, settings: Settings) -> None:
     """Mount /graphql on ``app``."""
     schema, executor = build(settings)
@@ -143,7 +149,6 @@ def install(app: FastAPI, settings: Settings) -> None:
         caller = caller_in_scope(scope, "read")
         if caller is None:
             return False
-        request = Request(scope, receive)
         refused = _unsupported(header(scope, b"content-type") or b"")
         if refused is None:
             chunks = []
@@ -158,8 +163,8 @@ def install(app: FastAPI, settings: Settings) -> None:
             if isinstance(body, Response):
                 refused = body
             else:
-                context = functools.partial(context_for, request, caller)  # made only if resolvers run
-                payload, status = await executor.run(request.app.state.db, body, context, True)
+                context = functools.partial(context_in_scope, scope, receive, caller)  # made only if resolvers run
+                payload, status = await executor.run(scope["app"].state.db, body, context, True)
                 headers = [(b"content-length", b"%d" % len(payload)), (b"content-type", JSON_BYTES)]
                 await send({"type": "http.response.start", "status": status, "headers": headers})
                 await send({"type": "http.response.body", "body": payload})

@@ -108,7 +108,7 @@ class IdTemplate:
                 return None
             for i in positions:
                 params[i] = row_id
-        return self.statement._replace(params=params)
+        return Statement(self.statement.sql, params, self.statement.pieces)  # (`_replace` is two Python calls)
 
 
 def _error(message: str, code: str) -> GraphQLError:
@@ -306,17 +306,13 @@ class Executor:
         """The compiled answer. Should PostgreSQL refuse the statement (a value it cannot take, or a
         compiler bug), the ordinary path answers instead: the same masked errors, never a 500."""
         try:
-            return await self.compiled(db, plan)
+            row = await db.fetchrow(plan.sql, *plan.params)  # PostgreSQL returns the document's parts
+            return plan.document(row)  # type: ignore[arg-type]  # a SELECT without FROM: always one row
         except DatabaseUnavailable:
             raise
         except Exception:
             log.exception("compiled statement failed; answering the ordinary way")
             return await self.ordinary(body["query"], body.get("variables") or {}, body.get("operationName"), context)
-
-    async def compiled(self, db: Database, plan: Statement) -> bytes:
-        """Run a compiled statement: PostgreSQL returns the response document's parts."""
-        row = await db.fetchrow(plan.sql, *plan.params)
-        return plan.document(row)  # type: ignore[arg-type]  # a SELECT without FROM: always one row
 
     async def ordinary(self, query: str, variables: dict[str, Any], operation_name: str | None, context: Any) -> bytes:
         """Strawberry's own resolution (mutations, and what the compiler does not handle).

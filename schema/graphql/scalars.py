@@ -29,7 +29,8 @@ def from_global_id(value: str, expected: str | None = None, argument: str = "id"
     if expected and value.isdigit() and len(value) < 19:
         return expected, int(value)
     try:
-        type_name, _, raw = base64.b64decode(value.encode(), validate=True).decode().partition(":")
+        # = base64.b64decode(value.encode(), validate=True), in one C call (the same values accepted)
+        type_name, _, raw = binascii.a2b_base64(value, strict_mode=True).decode().partition(":")
         if type_name not in TYPES or not raw.isdigit() or len(raw) > 18 or int(raw) < 1:
             raise ValueError
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
