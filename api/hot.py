@@ -64,8 +64,8 @@ class HotRoutes:
         await self.app(scope, receive, send)
 
     def claim_read(self, scope: Scope, accept: bytes | None) -> int | None:
-        """The claim id when this request is a hot claim read by a caller allowed to
-        read; None sends it to FastAPI, so 401 and 403 come with everything else FastAPI checks.
+        """The claim id when this request is a hot claim read by a caller allowed to read; None
+        sends it to FastAPI, so 401 and 403 come with everything else FastAPI checks.
 
         Its plain shape: ``GET``, a well-formed id, no query string and no JSON-LD in ``accept`` (the
         request's ``Accept`` header). `auth.caller_in_scope` is written out: the Gate asks this of

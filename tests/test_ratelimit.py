@@ -189,6 +189,28 @@ async def test_requests_that_find_nothing_to_spend_share_one_reservation(db: Dat
     assert await db.fetchval("SELECT hits FROM rate_limit WHERE bucket = 'key:herd'") == 21
 
 
+async def test_requests_waiting_on_a_reservation_go_on_when_the_reserving_one_is_cancelled(db: Database) -> None:
+    """A request cancelled mid-reservation (its deadline) must not leave the others waiting for ever:
+    they wake, and the next of them reserves for itself."""
+    clock = Clock()
+    limiter = RateLimiter(PostgresCounters(db), 600, batch=20, clock=clock)
+    await limiter.hit("key:stuck")  # the bucket's first hit; the next one reserves a batch
+    async with db.transaction() as tx:  # hold the counter's row, so the reservation waits on its lock
+        await tx.fetchval("SELECT hits FROM rate_limit WHERE bucket = 'key:stuck' FOR UPDATE")
+        reserving = asyncio.create_task(limiter.hit("key:stuck"))
+        await asyncio.sleep(0.2)
+        waiting = [asyncio.create_task(limiter.hit("key:stuck")) for _ in range(3)]
+        await asyncio.sleep(0.2)
+        reserving.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await reserving
+        await asyncio.sleep(0.1)
+    decisions = await asyncio.wait_for(asyncio.gather(*waiting), 5)
+
+    assert all(d.allowed for d in decisions)
+    assert len({d.remaining for d in decisions}) == 3  # three hits counted, none twice
+
+
 async def test_old_windows_are_forgotten(db: Database) -> None:
     clock = Clock()
     limiter = RateLimiter(PostgresCounters(db), 10, clock=clock)
