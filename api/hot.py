@@ -68,15 +68,13 @@ class HotRoutes:
         sends it to FastAPI, so 401 and 403 come with everything else FastAPI checks.
 
         Its plain shape: ``GET``, a well-formed id, no query string and no JSON-LD in ``accept`` (the
-        request's ``Accept`` header). `auth.caller_in_scope` is written out: the Gate asks this of
-        every request."""
+        request's ``Accept`` header)."""
         if scope["method"] != "GET" or scope["query_string"]:
             return None
         found = _CLAIM_PATH.fullmatch(scope["path"])
         if found is None or (claim_id := int(found[1])) > MAX_ID or (accept and b"ld+json" in accept):
             return None
-        caller = scope.get("state", {}).get(auth.STATE_KEY)
-        return claim_id if isinstance(caller, auth.Caller) and "read" in caller.scopes else None
+        return claim_id if auth.caller_in_scope(scope, "read") is not None else None
 
     async def read_claim(
         self, claim_id: int, if_none_match: bytes | None

@@ -138,15 +138,8 @@ class AccessSink:
             and parent.propagate
         ):
             return False
-        formatter, now = _timestamps, time.time()
-        milli = int(now * 1000)
-        # the formatter's `timestamp`, its cached second written out (a call only once a second)
-        if milli // 1000 == formatter._second:
-            ts = formatter._stamp + _MILLIS[milli % 1000]
-        else:
-            ts = formatter.timestamp(now)
         line = {  # one dict, in the formatter's order
-            "ts": ts,
+            "ts": _timestamps.timestamp(time.time()),
             "level": "INFO",
             "logger": ACCESS,
             "msg": f"{method} {path} {status}",
