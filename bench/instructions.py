@@ -24,6 +24,12 @@ loopback keep-alive connection, then count N requests sent one after another (va
 ``callgrind_control`` turns counting on and dumps). That adds what the in-process run leaves out:
 uvicorn's HTTP parsing, the response head it writes (per header, so API responses pay more) and
 the socket. The response bytes differ (Claimsbase sends 16 headers, the floor 3).
+
+    .venv/bin/python -m bench.instructions --served --set CLAIMS_LOG_LEVEL=WARNING --skip-floor
+
+``--set NAME=VALUE`` (repeatable, ``--served`` only) passes a setting to the Claimsbase server,
+so what one feature costs is the difference from a run with the defaults (the figures in
+docs/graphql.md, Performance, stop 20); ``--skip-floor`` leaves the floor out of such runs.
 """
 
 from __future__ import annotations
@@ -82,8 +88,9 @@ def per_request(implementation: str, target: str, requests: int, dsn: str) -> fl
         return (long.result() - short.result()) / (3 * requests)
 
 
-def served(implementation: str, target: str, requests: int, dsn: str) -> float:
-    """Instructions the serving process spends per request, counted over one keep-alive connection."""
+def served(implementation: str, target: str, requests: int, dsn: str, settings: dict[str, str] | None = None) -> float:
+    """Instructions the serving process spends per request, counted over one keep-alive connection
+    (``settings``: environment variables for the Claimsbase server, over the defaults here)."""
     bounds = asyncio.run(_bounds(dsn))
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -96,6 +103,8 @@ def served(implementation: str, target: str, requests: int, dsn: str) -> float:
         "BENCH_DSN": dsn,
         "BENCH_WORDS": "energy",
     }
+    if implementation != "floor":
+        env.update(settings or {})
     app = ["-m", "bench.floor"] if implementation == "floor" else ["-m", "api.cli", "serve"]
     ours, bare = targets(*bounds)[target]
     make = bare if implementation == "floor" else ours
@@ -180,14 +189,40 @@ def main() -> None:
     parser.add_argument("--target", default="rest-claim", choices=TARGETS)
     parser.add_argument("--requests", type=int, default=300, help="N: runs of N and 4N requests are compared")
     parser.add_argument("--served", action="store_true", help="count the serving process over HTTP (uvicorn too)")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        type=setting,
+        metavar="NAME=VALUE",
+        help="with --served: a setting for the Claimsbase server (repeatable)",
+    )
+    parser.add_argument("--skip-floor", action="store_true", help="count Claimsbase only")
     args = parser.parse_args()
+    if args.set and not args.served:
+        parser.error("--set needs --served")
     if shutil.which("valgrind") is None:
         raise SystemExit("valgrind is not installed: apt-get install -y valgrind")
+    if args.served:
+        ours = served("claimsbase", args.target, args.requests, args.dsn, dict(args.set))
+    else:
+        ours = per_request("claimsbase", args.target, args.requests, args.dsn)
+    if args.skip_floor:
+        print(f"{'target':<12} {'Claimsbase':>12}   instructions per request")
+        print(f"{args.target:<12} {ours:>12,.0f}" + "".join(f"   {k}={v}" for k, v in args.set))
+        return
     count = served if args.served else per_request
-    ours = count("claimsbase", args.target, args.requests, args.dsn)
     bare = count("floor", args.target, args.requests, args.dsn)
     print(f"{'target':<12} {'Claimsbase':>12} {'floor':>12} {'extra':>12}   instructions per request")
     print(f"{args.target:<12} {ours:>12,.0f} {bare:>12,.0f} {ours - bare:>12,.0f}")
+
+
+def setting(text: str) -> tuple[str, str]:
+    """``--set``'s ``NAME=VALUE``: an environment variable for the server (names start with ``CLAIMS_``)."""
+    name, sep, value = text.partition("=")
+    if not sep or not name.startswith("CLAIMS_"):
+        raise argparse.ArgumentTypeError(f"expected CLAIMS_NAME=VALUE, got {text!r}")
+    return name, value
 
 
 if __name__ == "__main__":
