@@ -358,7 +358,8 @@ def main(argv: list[str]) -> int:
     rep.settings += [
         f"- data: {args.claims:,} claims, built by {generator}",
         f"- load: wrk, 2 threads, 8 connections; {args.warmup:g} s warm-up per target, then "
-        f"{args.rounds} round(s) of {args.duration:g} s interleaving the implementations; medians",
+        f"{args.rounds} round(s) of {args.duration:g} s interleaving the implementations; medians "
+        "(notes: the ratio round by round)",
         f"- Claimsbase: `claims serve --workers N`, CLAIMS_LOAD_DEMO=false, "
         f"CLAIMS_RATE_LIMIT_PER_MINUTE={args.rate_limit} (limiter on but never reached), other settings default; "
         f"middleware installed by the app at this commit: {middleware_names()}",

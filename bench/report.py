@@ -46,6 +46,17 @@ def _ratio(a: Result, b: Result | None) -> str:
     return f"{a.rps / b.rps:.2f}×"
 
 
+def _rounds(a: Result, b: Result | None, against: str) -> str | None:
+    """The lowest and highest ratio of ``a`` to ``b`` round by round (the rounds interleave the
+    implementations, so round i of each ran side by side): how far one run's ratio can be trusted."""
+    if b is None or a.skipped or b.skipped or len(a.samples) < 2 or len(a.samples) != len(b.samples):
+        return None
+    ratios = [x.rps / y.rps for x, y in zip(a.samples, b.samples, strict=True) if y.rps > 0]
+    if len(ratios) < 2:
+        return None
+    return f"rounds {min(ratios):.2f}–{max(ratios):.2f}× {against}"
+
+
 def _cell(r: Result) -> tuple[str, str, str]:
     if r.skipped:
         return "not run", "", ""
@@ -81,6 +92,9 @@ def table(rows: list[Row]) -> str:
             notes.append(row.result.skipped)
         elif row.result.bad:
             notes.append(f"**{row.result.bad} non-2xx/socket errors**")
+        for other, against in ((row.vs_floor, "the floor"), (row.vs_peer, "PostGraphile")):
+            if (spread := _rounds(row.result, other, against)) is not None:
+                notes.append(spread)
         out.append(
             f"| {row.workload} | {row.implementation} | {row.workers} | {rps} | {p50} | {p99} | "
             f"{_ratio(row.result, row.vs_floor)} | {_ratio(row.result, row.vs_peer)} | {'; '.join(notes)} |"
