@@ -14,9 +14,11 @@ for this small JSON read (the bare-ASGI floor given the same change: 2 %); the b
 `HeadCycle` writes the status line and headers of a response with a few passes in C over all of
 them, where uvicorn checks, lowercases and appends each header in a Python loop with two regular
 expression searches: an API response carries 16 headers (security, rate limit, ETag, request id),
-and that loop was about 1 µs a header. The bytes, the checks and the errors are uvicorn's: any
-response it would treat specially (``Connection``, ``Transfer-Encoding``, an odd status or header
-container, a paused or closed transport) goes to uvicorn's own code.
+and that loop was about 1 µs a header. The sets of names it has checked are remembered (an app sends
+the same few again and again), so names are checked and lowered once, values every time: 5.0 → 3.5
+µs for the 17 headers of a claim read (timeit). The bytes, the checks and the errors are uvicorn's:
+any response it would treat specially (``Connection``, ``Transfer-Encoding``, an odd status or
+header container, a paused or closed transport) goes to uvicorn's own code.
 """
 
 from __future__ import annotations
@@ -113,21 +115,19 @@ class HeadCycle(RequestResponseCycle):
             return None
         try:
             raw_names, values = zip(*self.default_headers, *given, strict=True)
-            names = list(map(bytes.lower, raw_names))
-            joined_names, joined_values = b"_".join(names), b" ".join(values)
+            known = _NAMES.get(raw_names)
+            joined_values = b" ".join(values)
         except (TypeError, ValueError):  # not pairs of bytes: uvicorn's loop says what is wrong
             return None
-        if (
-            len(joined_names.translate(None, _BAD_NAME)) != len(joined_names)
-            or len(joined_values.translate(None, _BAD_VALUE)) != len(joined_values)
-            or _SPECIAL[0] in names
-            or _SPECIAL[1] in names
-        ):
+        if known is None and (known := _checked_names(raw_names)) is None:
+            return None
+        names, length_at = known
+        if len(joined_values.translate(None, _BAD_VALUE)) != len(joined_values):
             return None
         chunked: bool | None = None
-        if b"content-length" in names:  # the first one counts, as in uvicorn's loop
+        if length_at >= 0:  # the first Content-Length counts, as in uvicorn's loop
             try:
-                expected = int(values[names.index(b"content-length")].decode())
+                expected = int(values[length_at].decode())
             except (AttributeError, ValueError):
                 return None
             chunked = False
@@ -143,6 +143,31 @@ class HeadCycle(RequestResponseCycle):
         self.response_started = True
         self.waiting_for_100_continue = False
         return b"".join(parts)
+
+
+# Header names seen before, as they came (the response's after uvicorn's defaults) → their lower-case
+# forms and where Content-Length is among them (-1: absent), for names that passed every check of
+# `_checked_names`: an app sends the same few sets of names again and again, and checking and
+# lowering them was a third of `head`. Bounded: past `_NAMES_MAX` sets, the others are checked
+# every time.
+_NAMES: dict[tuple[bytes, ...], tuple[tuple[bytes, ...], int]] = {}
+_NAMES_MAX = 256
+
+
+def _checked_names(raw_names: tuple[bytes, ...]) -> tuple[tuple[bytes, ...], int] | None:
+    """``raw_names`` lowered, and the index of the first Content-Length (-1: none); None when one of
+    them is not a valid name, or names a header uvicorn's own code must handle (`_SPECIAL`)."""
+    try:
+        names = tuple(map(bytes.lower, raw_names))
+        joined = b"_".join(names)
+    except (TypeError, ValueError):
+        return None
+    if len(joined.translate(None, _BAD_NAME)) != len(joined) or _SPECIAL[0] in names or _SPECIAL[1] in names:
+        return None
+    known = names, names.index(b"content-length") if b"content-length" in names else -1
+    if len(_NAMES) < _NAMES_MAX:
+        _NAMES[raw_names] = known
+    return known
 
 
 class CorkedHttpToolsProtocol(HttpToolsProtocol):

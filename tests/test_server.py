@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from uvicorn.protocols.http.flow_control import FlowControl
 from uvicorn.protocols.http.httptools_impl import RequestResponseCycle
 
+from api import server
 from api.server import CorkedHttpToolsProtocol, CorkedTransport, HeadCycle
 
 
@@ -259,3 +260,26 @@ def test_an_api_response_head_is_composed_by_head_cycle_not_uvicorns_loop() -> N
     head = cycle.head(message)
     assert head is not None  # the usual response takes the quick way …
     assert head == _answer(RequestResponseCycle, [message], "GET", True)[0]  # … and writes what uvicorn would
+
+
+def test_names_seen_before_are_not_checked_again_but_their_values_are() -> None:
+    # Each list twice: the first answer checks the names and keeps them (`_NAMES`), the second
+    # takes them from there; both write what uvicorn writes. Then the same names with a value
+    # uvicorn refuses, and with a Content-Length it cannot read: its error, not a quick head.
+    good = [(b"Content-Type", b"application/json"), (b"content-length", b"2"), (b"X-Id", b"1")]
+    bad_value = [(b"Content-Type", b"application/json"), (b"content-length", b"2"), (b"X-Id", b"bad\r\nvalue")]
+    bad_length = [(b"Content-Type", b"application/json"), (b"content-length", b"two"), (b"X-Id", b"1")]
+    for sent in (good, good, bad_value, bad_length, API_HEAD, API_HEAD):
+        messages = [
+            {"type": "http.response.start", "status": 200, "headers": sent},
+            {"type": "http.response.body", "body": b"{}"},
+        ]
+        assert _answer(HeadCycle, messages, "GET", True) == _answer(RequestResponseCycle, messages, "GET", True)
+    cycle, _ = _cycle(HeadCycle, "GET", True)
+    raw_names = tuple(name for name, _ in [*cycle.default_headers, *good])
+    assert server._NAMES[raw_names] == ((b"server", b"date", b"content-type", b"content-length", b"x-id"), 3)
+    refused = [(b"Connection", b"close"), (b"bad name", b"x")]
+    for sent in ([refused[0]], [refused[1]]):
+        message = {"type": "http.response.start", "status": 200, "headers": sent}
+        assert _cycle(HeadCycle, "GET", True)[0].head(message) is None  # uvicorn's own code answers these
+        assert tuple(name for name, _ in [*cycle.default_headers, *sent]) not in server._NAMES
