@@ -203,16 +203,18 @@ def main() -> None:
         parser.error("--set needs --served")
     if shutil.which("valgrind") is None:
         raise SystemExit("valgrind is not installed: apt-get install -y valgrind")
-    if args.served:
-        ours = served("claimsbase", args.target, args.requests, args.dsn, dict(args.set))
-    else:
-        ours = per_request("claimsbase", args.target, args.requests, args.dsn)
+
+    def count(implementation: str) -> float:
+        if args.served:  # (`served` passes the settings to Claimsbase only)
+            return served(implementation, args.target, args.requests, args.dsn, dict(args.set))
+        return per_request(implementation, args.target, args.requests, args.dsn)
+
+    ours = count("claimsbase")
     if args.skip_floor:
         print(f"{'target':<12} {'Claimsbase':>12}   instructions per request")
         print(f"{args.target:<12} {ours:>12,.0f}" + "".join(f"   {k}={v}" for k, v in args.set))
         return
-    count = served if args.served else per_request
-    bare = count("floor", args.target, args.requests, args.dsn)
+    bare = count("floor")
     print(f"{'target':<12} {'Claimsbase':>12} {'floor':>12} {'extra':>12}   instructions per request")
     print(f"{args.target:<12} {ours:>12,.0f} {bare:>12,.0f} {ours - bare:>12,.0f}")
 
