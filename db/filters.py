@@ -94,7 +94,7 @@ class Cursor:
                 raise ValueError("too long")
             raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()
             s, key, ident_text = raw.split("|")
-            if not ident_text.isdigit():
+            if not (ident_text.isascii() and ident_text.isdigit()):
                 raise ValueError("bad id")
             ident = int(ident_text)
         except (ValueError, TypeError, binascii.Error, UnicodeDecodeError) as exc:
@@ -109,7 +109,7 @@ class Cursor:
     @staticmethod
     def _check_key(key: str, sort: str) -> None:
         if sort == "entities":
-            if not key.isdigit():
+            if not (key.isascii() and key.isdigit()):
                 raise CursorError("the cursor is not one this API issued")
             return
         if sort in ("relevance", "entities-rank"):

@@ -789,14 +789,14 @@ async def test_each_limit_is_a_clear_error_naming_it(client: httpx.AsyncClient, 
 
     for argument in ("first: 101", "last: 101", "first: -1"):
         body = await gql(client, f"{{ claims({argument}) {{ totalCount }} }}")
-        assert messages(body) == [f"{argument.split(':')[0]} must be between 0 and 100"], argument
+        assert messages(body) == [f"{argument.split(':')[0]} must be between 1 and 100"], argument
     nested = await gql(client, "{ entity(id: 1) { claims(first: 500) { totalCount } } }")
-    assert messages(nested) == ["first must be between 0 and 100"] and nested["errors"][0]["path"] == [
+    assert messages(nested) == ["first must be between 1 and 100"] and nested["errors"][0]["path"] == [
         "entity",
         "claims",
     ]
     assert messages(await gql(client, '{ search(query: "x", first: 1000) { __typename } }')) == [
-        "first must be between 0 and 100"
+        "first must be between 1 and 100"
     ]
     ids = [str(i) for i in range(101)]
     assert messages(await gql(client, "query($ids: [ID!]!) { nodes(ids: $ids) { id } }", ids=ids)) == [
@@ -869,7 +869,7 @@ async def test_an_error_deep_in_one_field_leaves_the_others_whole(client: httpx.
     body = await gql(client, query)
 
     assert body["data"]["b"] is None, "the error nulls the nearest nullable parent"
-    assert set(messages(body)) == {"first must be between 0 and 100"}
+    assert set(messages(body)) == {"first must be between 1 and 100"}
     aliases = [s["entity"]["aliases"] for e in body["data"]["a"]["edges"] for s in e["node"]["speakers"]]
     assert len(aliases) > 30 and all(aliases) and any("Merz" in a for a in aliases)
 
@@ -883,7 +883,7 @@ async def test_a_resolver_cancelled_by_a_sibling_error_leaves_no_statement_behin
     executor: Executor = app.state.graphql
     answers = await asyncio.gather(*(executor.ordinary(query, {}, None, Context(db=db)) for _ in range(8)))
     for answer in answers:
-        assert messages(orjson.loads(answer)) == ["first must be between 0 and 100"]
+        assert messages(orjson.loads(answer)) == ["first must be between 1 and 100"]
 
     assert db.pool is not None
     for _ in range(200):  # the shielded statements finish in the background; a stuck one never does

@@ -181,7 +181,7 @@ class Planner:
             case "nodes":
                 if len(raw["ids"]) > MAX_PAGE:
                     raise GraphQLError(f"ids: at most {MAX_PAGE}")
-                return {"ids": [from_global_id(i) for i in raw["ids"]]}
+                return {"ids": [from_global_id(i, argument="ids") for i in raw["ids"]]}
             case "entities":
                 search = raw.get("search")
                 if search is not None:
@@ -202,8 +202,8 @@ class Planner:
                     "window": self.window(raw, "sources"),
                 }
             case "search":
-                if not 0 <= raw["first"] <= MAX_PAGE:
-                    raise GraphQLError(f"first must be between 0 and {MAX_PAGE}")
+                if not 1 <= raw["first"] <= MAX_PAGE:
+                    raise GraphQLError(f"first must be between 1 and {MAX_PAGE}")
                 check_text("query", raw["query"], 500)
                 return {"query": raw["query"], "first": raw["first"]}
         return {}

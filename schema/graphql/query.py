@@ -75,8 +75,8 @@ def _page_info(edges: list[EntityEdge] | list[SourceEdge], more: bool, after: ob
     )
 
 
-async def _node(info: Info, value: str) -> Node | None:
-    type_name, row_id = from_global_id(value)
+async def _node(info: Info, value: str, argument: str = "id") -> Node | None:
+    type_name, row_id = from_global_id(value, argument=argument)
     loader = LOADER_OF[type_name]
     node: Node | None = node_of(type_name, await getattr(info.context.loaders, loader).load(row_id))
     return node
@@ -92,7 +92,7 @@ class Query:
     async def nodes(self, info: Info, ids: list[strawberry.ID]) -> list[Node | None]:
         if len(ids) > MAX_PAGE:
             raise GraphQLError(f"ids: at most {MAX_PAGE}")
-        return list(await asyncio.gather(*(_node(info, i) for i in ids)))  # one batch per type
+        return list(await asyncio.gather(*(_node(info, i, "ids") for i in ids)))  # one batch per type
 
     @strawberry.field(description="Claims, filtered, newest said first by default; keyset-paginated.")
     async def claims(
@@ -186,8 +186,8 @@ class Query:
 
     @strawberry.field(description="Claims and entities matching a search box, ranked together.")
     async def search(self, info: Info, query: str, first: int = 10) -> list[SearchResult]:
-        if not 0 <= first <= MAX_PAGE:
-            raise GraphQLError(f"first must be between 0 and {MAX_PAGE}")
+        if not 1 <= first <= MAX_PAGE:
+            raise GraphQLError(f"first must be between 1 and {MAX_PAGE}")
         check_text("query", query, 500)
         hits = await graph.search_hits(info.context.db, query, first)
         out: list[Claim | Entity] = []

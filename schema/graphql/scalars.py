@@ -24,14 +24,20 @@ def _a(type_name: str) -> str:
     return ("an " if type_name[:1] in "AEIOU" else "a ") + type_name
 
 
+def decimal(text: str) -> bool:
+    """Whether ``text`` is ASCII digits only: `str.isdigit` also takes "¹", "②" and "٣", which `int`
+    refuses or reads as another number."""
+    return text.isascii() and text.isdigit()
+
+
 def from_global_id(value: str, expected: str | None = None, argument: str = "id") -> tuple[str, int]:
-    """(type name, row id) of a global id; a plain decimal is taken as a row id of ``expected``."""
-    if expected and value.isdigit() and len(value) < 19:
+    """(type name, row id) of a global id; a plain decimal (ASCII digits) is a row id of ``expected``."""
+    if expected and decimal(value) and len(value) < 19:
         return expected, int(value)
     try:
         # = base64.b64decode(value.encode(), validate=True), in one C call (the same values accepted)
         type_name, _, raw = binascii.a2b_base64(value, strict_mode=True).decode().partition(":")
-        if type_name not in TYPES or not raw.isdigit() or len(raw) > 18 or int(raw) < 1:
+        if type_name not in TYPES or not decimal(raw) or len(raw) > 18 or int(raw) < 1:
             raise ValueError
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
         raise GraphQLError(f"{argument}: {value[:80]!r} is not a valid id") from exc

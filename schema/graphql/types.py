@@ -145,14 +145,14 @@ def claim_filter(value: ClaimFilterInput | None) -> ClaimFilter:
 def page_window(
     first: int | None, after: str | None, last: int | None, before: str | None, sort: str
 ) -> tuple[int, Cursor | None, bool]:
-    """(size, cursor, backward) of Relay arguments; sizes are 0–100, ``first`` and ``last`` exclusive."""
+    """(size, cursor, backward) of Relay arguments; sizes are 1–100, ``first`` and ``last`` exclusive."""
     if first is not None and last is not None:
         raise GraphQLError("give either first or last, not both")
     if after is not None and before is not None:
         raise GraphQLError("give either after or before, not both")
     for name, size in (("first", first), ("last", last)):
-        if size is not None and not 0 <= size <= MAX_PAGE:
-            raise GraphQLError(f"{name} must be between 0 and {MAX_PAGE}")
+        if size is not None and not 1 <= size <= MAX_PAGE:
+            raise GraphQLError(f"{name} must be between 1 and {MAX_PAGE}")
     backward = last is not None or (before is not None and first is None)
     chosen = last if backward else first
     size = chosen if chosen is not None else DEFAULT_PAGE
