@@ -7,7 +7,10 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 WORKERS ?= 1
 
-.PHONY: serve test lint fmt openapi schema bench fuzz soak install clean
+.PHONY: help serve test lint fmt openapi schema bench fuzz soak install clean
+
+help: ## list the targets (plain `make` prints this)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,7 +34,7 @@ lint: $(STAMP) ## ruff and mypy --strict
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-fmt: $(STAMP)
+fmt: $(STAMP) ## format the code and apply ruff's safe fixes
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
@@ -50,5 +53,5 @@ fuzz: $(STAMP) ## schemathesis CLI against a live server for FUZZ_MINUTES (defau
 soak: $(STAMP) ## long reliability runs
 	CLAIMS_SOAK=1 $(BIN)/python -m pytest tests/reliability -m soak $(PYTEST_ARGS)
 
-clean:
+clean: ## remove .venv, the embedded database (.claims) and the tool caches
 	rm -rf $(VENV) .claims .pytest_cache .mypy_cache .ruff_cache

@@ -1,13 +1,16 @@
-"""The README stays true: every setting is documented, and it opens with the two commands."""
+"""The README stays true and short: every setting is documented, it opens with the two commands,
+it fits in 150 lines, and its links lead somewhere. Every make target says what it does."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import fields
 from pathlib import Path
 
 from api.settings import Settings, env_name
 
-README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 
 def test_every_setting_is_documented_in_the_readme() -> None:
@@ -18,3 +21,26 @@ def test_every_setting_is_documented_in_the_readme() -> None:
 def test_the_readme_opens_with_the_two_commands() -> None:
     head = README.split("```sh", 1)[1].split("```", 1)[0]
     assert [line.split("#")[0].strip() for line in head.strip().splitlines()] == ["make serve", "make test"]
+
+
+def test_the_readme_has_at_most_150_lines() -> None:
+    assert len(README.splitlines()) <= 150
+
+
+def test_every_relative_link_of_the_readme_and_docs_exists() -> None:
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    broken = [
+        f"{page.relative_to(ROOT)}: {target}"
+        for page in pages
+        for target in re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", page.read_text(encoding="utf-8"))
+        if not (page.parent / target).exists()
+    ]
+    assert broken == []
+
+
+def test_plain_make_prints_help_and_every_target_says_what_it_does() -> None:
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    rules = re.findall(r"^([^\s#.=:][^=:]*):(?!=)(.*)$", makefile, flags=re.MULTILINE)
+    assert rules[0][0] == "help"  # the first rule is make's default goal
+    undocumented = [name for name, rest in rules if re.fullmatch(r"[a-z][a-z_-]*", name) and "## " not in rest]
+    assert undocumented == []
