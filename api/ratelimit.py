@@ -77,7 +77,7 @@ class PostgresCounters:
         """The database belongs to the app."""
 
 
-# INCRBY and EXPIRE in one round trip (measured: 30 % quicker than a two-command pipeline).
+# INCRBY and EXPIRE in one round trip: one script call, where a pipeline of the two commands is slower.
 RESERVE_SCRIPT = """
 local total = redis.call('INCRBY', KEYS[1], ARGV[1])
 redis.call('EXPIRE', KEYS[1], ARGV[2])

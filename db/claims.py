@@ -2,9 +2,9 @@
 
 Every read returns the response body as bytes (`ClaimPublic` / `ClaimPage` shaped, documented in
 schema/claims.py); Python never re-encodes it. Each to-many part (speakers, appearances, …) is
-aggregated once for all claims of a page (``WHERE claim_id IN (page) GROUP BY claim_id``). For the
-GraphQL feed that shape measured slower than correlated subqueries (docs/graphql.md, Performance);
-these REST statements have not been re-measured in the other shape.
+aggregated once for all claims of a page (``WHERE claim_id IN (page) GROUP BY claim_id``). The
+GraphQL compiler uses correlated subqueries instead, which are quicker for its feed; these REST
+statements have not been compared in that shape.
 """
 
 from __future__ import annotations

@@ -74,8 +74,8 @@ def _statement(method: Callable[..., Awaitable[Any]], doc: str) -> Callable[...,
     """``Database.<method>(sql, *args)``: one statement on a connection out of the pool.
 
     One coroutine per statement, with `Lease`'s steps written out and the idle connection taken
-    without a coroutine of its own: every read the API answers runs through here, and each layer
-    of ``async with`` and ``await`` showed in the instructions a request costs (bench.instructions).
+    without a coroutine of its own: every read the API answers runs through here, so each layer of
+    ``async with`` and ``await`` would be paid on every request.
     """
 
     async def run(self: Database, sql: str, *args: Any) -> Any:

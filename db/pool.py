@@ -1,10 +1,10 @@
 """A small connection pool for asyncpg: a connection out and back costs a list pop and a list append.
 
-asyncpg's own pool measured about 40 µs of CPU per statement over a bare connection here
-(bench: `python -m bench.pool`), about a sixth of what a whole API request costs: every release
-runs through ``asyncio.shield`` (a new task, so one more turn of the event loop), an
-``asyncio.timeout`` around the reset hook, and re-arms an inactivity timer. This pool keeps what
-the app relies on and nothing else:
+asyncpg's own pool does work on every release that is a large share of a short request's CPU
+(`python -m bench.pool` compares it with this pool and a bare connection): it runs through
+``asyncio.shield`` (a new task, so one more turn of the event loop), an ``asyncio.timeout`` around
+the reset hook, and re-arms an inactivity timer. This pool keeps what the app relies on and nothing
+else:
 
 - at most ``max_size`` connections, ``min_size`` opened up front; idle ones are reused newest
   first, and a closed one (server restart, network) is dropped when it comes up;
