@@ -6,14 +6,12 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 import orjson
 from fastapi import FastAPI
 from starlette.responses import Response
-from starlette.types import Receive, Scope, Send
 
-from api import docs, errors, graphql, middleware, rest
+from api import docs, errors, front, graphql, landing, rest
 from api.settings import Settings
 from db.database import Database, DatabaseUnavailable
 from db.demo_data import load_demo
@@ -51,28 +49,6 @@ async def open_database(settings: Settings) -> Database:
     return db
 
 
-class ClaimsbaseAPI(FastAPI):
-    """FastAPI, its HTTP entry in one step when telemetry is off (`create_app` turns it off).
-
-    For an HTTP request FastAPI's ``__call__`` then only passes to Starlette's, which sets
-    ``scope["app"]`` and calls the middleware stack (built on the first request); this does the same
-    without those two coroutine frames and FastAPI's per-request telemetry check. Anything else
-    (lifespan, websockets, a root path, the first request, telemetry on) takes FastAPI's own way.
-    """
-
-    def __init__(self, *args: Any, telemetry: dict[str, Any] | None = None, **kwargs: Any) -> None:
-        super().__init__(*args, telemetry=telemetry, **kwargs)  # type: ignore[arg-type]
-        self.telemetry_off = telemetry is not None and not (telemetry.get("tracing") or telemetry.get("metrics"))
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        stack = self.middleware_stack
-        if stack is not None and self.telemetry_off and scope["type"] == "http" and not self.root_path:
-            scope["app"] = self
-            await stack(scope, receive, send)
-            return
-        await super().__call__(scope, receive, send)
-
-
 def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
     """The whole API. Tests pass an open ``database``; otherwise the lifespan opens one."""
     settings = settings or Settings.from_env()
@@ -89,7 +65,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             if own:
                 await app.state.db.close()
 
-    app = ClaimsbaseAPI(
+    app = FastAPI(
         title="Claimsbase API",
         version="1.0.0",
         summary="Who said what, when, and who reported it.",
@@ -106,8 +82,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     if database is not None:
         app.state.db = database
     errors.install(app)
-    _install_health(app)
     _install_optional(app, settings)
+    _install_health(app)
     return app
 
 
@@ -128,13 +104,15 @@ def _install_health(app: FastAPI) -> None:
 
 
 def _install_optional(app: FastAPI, settings: Settings) -> None:
-    """Middleware, docs, REST and GraphQL, each from its own module."""
+    """The routes (GraphQL and REST first: they are matched in order, and they are the busiest),
+    the landing page and docs, then the front door around all of them."""
     app.state.startup = []
     app.state.shutdown = []
-    middleware.install(app, settings)
-    docs.mount_docs(app, title="Claimsbase API")
-    rest.install(app, settings)
     graphql.install(app, settings)
+    rest.install(app, settings)
+    landing.install(app)
+    docs.mount_docs(app, title="Claimsbase API")
+    front.install(app, settings)
 
 
 async def _on_startup(app: FastAPI) -> None:

@@ -84,12 +84,10 @@ def serve(host: str, port: int, workers: int) -> None:
     # process would die there, skipping the exit handlers that stop the embedded PostgreSQL. Exit
     # instead, with the status a SIGTERM death reports (143), so they run.
     signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))
-    from api.server import CorkedHttpToolsProtocol
-
     uvicorn.run(
         "api.app:create_app",
         factory=True,
-        http=CorkedHttpToolsProtocol,
+        http="httptools",
         host=host,
         port=port,
         workers=workers,

@@ -16,26 +16,11 @@ from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
+from api.steps import CONTENT_SECURITY_POLICY
+
 STATIC_DIR = Path(__file__).parent / "static"
 STATIC_URL = "/static"
 FAVICON_URL = f"{STATIC_URL}/favicon.png"
-
-# Same-origin only. Inline scripts/styles are how the three pages boot; data:/blob: cover the
-# bundles' inline SVG icons and ReDoc's search worker; ws:/wss: let GraphiQL reach subscriptions.
-CONTENT_SECURITY_POLICY = "; ".join(
-    [
-        "default-src 'self'",
-        "script-src 'self' 'unsafe-inline'",
-        "style-src 'self' 'unsafe-inline'",
-        "img-src 'self' data: blob:",
-        "font-src 'self' data:",
-        "connect-src 'self' ws: wss:",
-        "worker-src 'self' blob:",
-        "object-src 'none'",
-        "base-uri 'self'",
-        "form-action 'self'",
-    ]
-)
 
 DEFAULT_GRAPHQL_QUERY = """\
 # Recent claims: what was said, when, and by whom.

@@ -186,12 +186,6 @@ HANDLERS: dict[type[Exception], Callable[[Request, Exception], Awaitable[Respons
 }
 
 
-async def response_for(request: Request, exc: Exception) -> Response:
-    """The problem document for ``exc``, from the handler of its nearest class (as Starlette picks)."""
-    handler = next(HANDLERS[cls] for cls in type(exc).__mro__ if cls in HANDLERS)  # Exception is last
-    return await handler(request, exc)
-
-
 def install(app: FastAPI) -> None:
     """Route every exception the app can raise to a problem document."""
     for cls, handler in HANDLERS.items():

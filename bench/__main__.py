@@ -301,16 +301,11 @@ def rows_of(wls: list[Workload], workers: int) -> list[report.Row]:
 
 def middleware_names() -> str:
     """The middleware the app installs, so the table says what 'with auth, limits, logging' meant."""
-    from starlette.routing import Router
-
     from api.app import create_app
     from api.settings import Settings
 
     app = create_app(Settings(database_url="postgresql://unused", load_demo=False))
-    names, layer = [], app.build_middleware_stack()  # outermost first, down to the router
-    while layer is not None and not isinstance(layer, Router):
-        names.append(type(layer).__name__)
-        layer = getattr(layer, "app", None)
+    names = [getattr(m.cls, "__name__", str(m.cls)) for m in app.user_middleware]  # outermost first
     return " → ".join(names) or "none"
 
 

@@ -7,8 +7,8 @@ cost of being an API.
 
     BENCH_DSN=postgresql://… BENCH_WORDS=energy,oil python -m bench.floor --port 8302 --workers 2
 
-It is served the way `claims serve` serves Claimsbase — uvicorn with `api.server`'s protocol, which
-writes each response in one go — so the two differ by the app alone.
+It is served the way `claims serve` serves Claimsbase (uvicorn, httptools), so the two differ by
+the app alone.
 
 Paths: ``/feed`` (GraphQL feed), ``/gql/claim/{id}``, ``/gql/person/{id}``, ``/gql/search/{word}``,
 ``/rest/claims/{id}``, ``/rest/speaker/{id}?after=…&before=…``, ``/rest/search/{word}``.
@@ -149,12 +149,10 @@ app = Floor()
 
 
 def main() -> None:
-    """uvicorn with `claims serve`'s HTTP protocol, no access log."""
+    """uvicorn as `claims serve` runs it, no access log."""
     import argparse
 
     import uvicorn
-
-    from api.server import CorkedHttpToolsProtocol
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=8302)
@@ -162,7 +160,7 @@ def main() -> None:
     args = parser.parse_args()
     uvicorn.run(
         "bench.floor:app",
-        http=CorkedHttpToolsProtocol,
+        http="httptools",
         port=args.port,
         workers=args.workers,
         log_level="warning",

@@ -1,4 +1,4 @@
-"""What the middleware stack costs per request: the same app with and without `api.middleware.install`.
+"""What the middleware stack costs per request: the same app with and without `api.front.install`.
 
     .venv/bin/python -m bench.middleware_overhead                 # in-process, then wrk against uvicorn
     .venv/bin/python -m bench.middleware_overhead --no-wrk        # in-process only (no server, no wrk)
@@ -6,7 +6,7 @@
 
 Variants (each the whole `create_app`, one uvicorn worker, JSON access log written to a file):
 
-    none         `middleware.install` replaced by a no-op: FastAPI, routing, the REST middleware
+    none         `front.install` replaced by a no-op: FastAPI, routing, the REST middleware
     stack        request id, security headers, timeout, body cap, access log, rate limit per address
                  (PostgreSQL counters, batches of CLAIMS_RATE_LIMIT_BATCH=20)
     stack-key    the same with a valid X-API-Key (verified once per 30 s, then from the cache)
@@ -49,7 +49,7 @@ REDIS_URL = "redis://127.0.0.1:6379/15"
 PATHS = ["/bench/plain", "/bench/db"]
 BIG = str(10**9)
 
-# name → settings on top of the defaults; "none" also skips `middleware.install`.
+# name → settings on top of the defaults; "none" also skips `front.install`.
 VARIANTS: dict[str, dict[str, str]] = {
     "none": {},
     "stack": {},
@@ -76,15 +76,15 @@ def variant_env(variant: str, dsn: str) -> dict[str, str]:
 def make_app() -> FastAPI:
     """The uvicorn factory: ``create_app()`` for $BENCH_MW_VARIANT plus the two bench routes."""
     from api import app as app_module
-    from api import middleware
+    from api import front
 
-    install = middleware.install
+    install = front.install
     if os.environ.get("BENCH_MW_VARIANT", "stack") == "none":
-        middleware.install = lambda app, settings: None  # type: ignore[assignment]
+        front.install = lambda app, settings: None  # type: ignore[assignment]
     try:
         app = app_module.create_app()
     finally:
-        middleware.install = install  # type: ignore[method-assign]
+        front.install = install  # type: ignore[method-assign]
 
     async def plain() -> Response:
         return Response(b'{"ok":true}', media_type="application/json")

@@ -15,6 +15,27 @@ from pydantic import BaseModel, ConfigDict, Field
 from schema.documents import EntityKind, SourceKind
 
 MAX_ID = 2**63 - 1
+ID_RULE = f"an id is written in ASCII digits, 1 to {MAX_ID}"
+
+
+def parse_id(text: str) -> int | None:
+    """The id ``text`` writes in ASCII digits (1 … `MAX_ID`), or None: ``"٣"``, ``"¹"``, ``"+3"``,
+    ``" 3"`` and ``"3.0"`` are not ids, whatever Python's ``int`` makes of them."""
+    if not (text.isascii() and text.isdigit()) or len(text) > 19:
+        return None
+    value = int(text)
+    return value if 1 <= value <= MAX_ID else None
+
+
+def id_text(value: object) -> object:
+    """A pydantic before-validator for ids that arrive as text (a path segment): `parse_id`'s rule."""
+    if isinstance(value, str):
+        parsed = parse_id(value)
+        if parsed is None:
+            raise ValueError(ID_RULE)
+        return parsed
+    return value
+
 
 EXAMPLE_TIME = "2025-11-26T00:00:00+00:00"
 

@@ -27,8 +27,6 @@ from urllib.parse import urlsplit
 import pytest
 import uvicorn
 
-from api.server import CorkedHttpToolsProtocol
-
 CHROMIUM = Path("/usr/bin/chromium")
 ENSURE_CHROMIUM = Path(__file__).resolve().parents[1] / "scripts" / "ensure-chromium.sh"
 TIMEOUT_S = 60.0
@@ -166,7 +164,7 @@ def serve_in_thread(app: Any, **config: Any) -> Iterator[str]:
     """Run ``app`` under uvicorn on a free 127.0.0.1 port in a background thread; yield its base URL.
 
     Extra keyword arguments go to ``uvicorn.Config`` (e.g. ``lifespan="off"``). The HTTP protocol is
-    the one ``claims serve`` runs (`api.server`), so every test against a real server exercises it.
+    the one ``claims serve`` runs (uvicorn's httptools).
     """
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -174,7 +172,7 @@ def serve_in_thread(app: Any, **config: Any) -> Iterator[str]:
     port = sock.getsockname()[1]
     options: dict[str, Any] = {
         "log_level": "warning",
-        "http": CorkedHttpToolsProtocol,
+        "http": "httptools",
         "ws": "websockets-sansio",
         **config,
     }

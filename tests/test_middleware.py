@@ -17,8 +17,8 @@ from fastapi import FastAPI, Request
 from starlette.responses import Response, StreamingResponse
 
 from api.logs import AccessSink, JsonFormatter
-from api.middleware import Deadlines
 from api.settings import Settings
+from api.steps import Deadlines
 from db.database import Database
 from db.keys import create_key
 from tests.test_auth import add_guarded_routes, assert_problem, serve

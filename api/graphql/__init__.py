@@ -11,11 +11,10 @@ import orjson
 from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket
 
-from api.asgi import header
-from api.auth import caller_from_headers, caller_in_scope, header_token, require_read
+from api.auth import caller_from_headers, header_token, require_read
 from api.errors import Problem, problem_response
 from api.graphql.executor import Executor
 from api.graphql.listener import install as install_listener
@@ -24,7 +23,6 @@ from schema.graphql.context import Context
 from schema.graphql.schema import build_schema
 
 JSON = "application/json"
-JSON_BYTES = JSON.encode()
 POST_TYPES = (b"application/json", b"application/graphql-response+json", b"")
 
 
@@ -95,10 +93,24 @@ def context_for(request: Request, caller: Any = None) -> Context:
     return Context(db=request.app.state.db, caller=caller, settings=request.app.state.settings, request=request)
 
 
-def context_in_scope(scope: Any, receive: Any, caller: Any) -> Context:
-    """`context_for` a request known by its ASGI ``scope`` (its Starlette request made here: only
-    when resolvers run, never for a compiled answer)."""
-    return context_for(Request(scope, receive), caller)
+async def operation_of(request: Request) -> dict[str, Any] | Response:
+    """The operation a request carries — a GET's query parameters or a POST's JSON body — or the
+    answer refusing it (GraphiQL for a browser's bare GET)."""
+    if request.method == "GET":
+        params = request.query_params
+        if "query" not in params:
+            if "text/html" in request.headers.get("accept", ""):
+                from api.docs import graphiql_html
+
+                return HTMLResponse(graphiql_html())
+            return problem_response(400, "GET /graphql needs a `query` parameter.", kind="bad-request")
+        try:
+            variables = orjson.loads(params.get("variables") or "{}")
+        except orjson.JSONDecodeError:
+            return problem_response(400, "`variables` is not valid JSON.", kind="bad-request")
+        return {"query": params["query"], "variables": variables, "operationName": params.get("operationName")}
+    refused = _unsupported(request.headers.get("content-type", "").encode("latin-1"))
+    return refused if refused is not None else _parsed(await request.body())
 
 
 def install(app: FastAPI, settings: Settings) -> None:
@@ -108,74 +120,21 @@ def install(app: FastAPI, settings: Settings) -> None:
     app.state.graphql_schema = schema
     app.state.graphql = executor
 
-    async def endpoint(request: Request) -> Response:
-        if request.method == "GET":
-            if "query" not in request.query_params:
-                if "text/html" in request.headers.get("accept", ""):
-                    from api.docs import graphiql_html
-
-                    return HTMLResponse(graphiql_html())
-                return problem_response(400, "GET /graphql needs a `query` parameter.", kind="bad-request")
-            try:
-                variables = orjson.loads(request.query_params.get("variables") or "{}")
-            except orjson.JSONDecodeError:
-                return problem_response(400, "`variables` is not valid JSON.", kind="bad-request")
-            body: Any = {
-                "query": request.query_params["query"],
-                "variables": variables,
-                "operationName": request.query_params.get("operationName"),
-            }
-            allow_mutations = False
-        else:
-            refused = _unsupported(request.headers.get("content-type", "").encode("latin-1"))
-            if refused is not None:
-                return refused
-            body = _parsed(await request.body())
-            if isinstance(body, Response):
-                return body
-            allow_mutations = True
+    async def run(request: Request) -> Response:
+        """``GET`` and ``POST /graphql``: one operation, read or (POST only) written."""
+        operation = await operation_of(request)
+        if isinstance(operation, Response):
+            return operation
         try:
             caller = await require_read(request)
         except Problem as exc:  # a bad key, or no key where reads need one: the same 401/403 as REST
             return problem_response(exc.status, exc.detail, kind=exc.kind, headers=exc.headers)
         context = functools.partial(context_for, request, caller)  # made only if resolvers run
-        payload, status = await executor.run(request.app.state.db, body, context, allow_mutations)
+        allow_mutations = request.method == "POST"
+        payload, status = await executor.run(request.app.state.db, operation, context, allow_mutations)
         return Response(payload, status_code=status, media_type=JSON)
 
-    async def post(scope: Any, receive: Any, send: Any) -> bool:
-        """``POST /graphql`` as `endpoint` answers it, straight from and to ASGI messages (no Starlette
-        request or response on the way: they were a tenth of a cached query's CPU). False, having
-        read nothing, when the caller may not read: `endpoint` answers that, in its order."""
-        caller = caller_in_scope(scope, "read")
-        if caller is None:
-            return False
-        refused = _unsupported(header(scope, b"content-type") or b"")
-        if refused is None:
-            chunks = []
-            while True:
-                message = await receive()
-                if message["type"] == "http.disconnect":
-                    return True  # nobody to answer
-                chunks.append(message.get("body", b""))
-                if not message.get("more_body", False):
-                    break
-            body = _parsed(b"".join(chunks))
-            if isinstance(body, Response):
-                refused = body
-            else:
-                context = functools.partial(context_in_scope, scope, receive, caller)  # made only if resolvers run
-                payload, status = await executor.run(scope["app"].state.db, body, context, True)
-                headers = [(b"content-length", b"%d" % len(payload)), (b"content-type", JSON_BYTES)]
-                await send({"type": "http.response.start", "status": status, "headers": headers})
-                await send({"type": "http.response.body", "body": payload})
-                return True
-        await refused(scope, receive, send)
-        return True
-
-    # api.hot sends GET and POST /graphql straight here; the route answers the other methods (405).
-    app.state.graphql_endpoint = endpoint
-    app.state.graphql_post = post
-    app.router.routes.insert(0, Route("/graphql", endpoint, methods=["GET", "POST"], include_in_schema=False))
+    app.add_route("/graphql", run, methods=["GET", "POST"], include_in_schema=False)
     try:
         from strawberry.asgi import GraphQL
         from strawberry.exceptions import ConnectionRejectionError

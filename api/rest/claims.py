@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header, Path, Query, Request
-from pydantic import ValidationError
+from pydantic import BeforeValidator, ValidationError
 from starlette.responses import Response
+from starlette.types import Scope
 
-from api.auth import AdminCaller, ReadCaller, WriteCaller
+from api.auth import AdminCaller, ReadCaller, WriteCaller, caller_in_scope
 from api.deps import DbDep, SettingsDep
 from api.errors import Problem, validation_errors
 from api.rest.common import (
@@ -26,6 +27,7 @@ from api.rest.common import (
     ClaimQueryDep,
     base_url,
     cached,
+    cached_answer,
     etag_for,
     etag_matches,
     field_problem,
@@ -33,17 +35,18 @@ from api.rest.common import (
     problems,
     wants_linked_data,
 )
+from api.routing import Answer, OperationRoute, plain
 from db import claims as store
 from db import sources as source_store
 from db.database import Database
 from db.documents import DocumentError, write_source_document
 from schema.claims import ClaimCreate, ClaimLinkedData, ClaimPage, ClaimPublic, ClaimUpdate, SourceById
-from schema.common import MAX_ID
+from schema.common import MAX_ID, id_text, parse_id
 from schema.documents import AppearanceIn, SourceDocument, SourceIn
 
-router = APIRouter(prefix="/v1/claims", tags=["claims"])
+router = APIRouter(prefix="/v1/claims", tags=["claims"], route_class=OperationRoute)
 
-ClaimId = Annotated[int, Path(description="The claim's id.", ge=1, le=MAX_ID, examples=[1])]
+ClaimId = Annotated[int, Path(description="The claim's id.", ge=1, le=MAX_ID, examples=[1]), BeforeValidator(id_text)]
 IfMatch = Annotated[
     str | None,
     Header(
@@ -93,6 +96,25 @@ async def list_claims(
     )
 
 
+async def read_claim(db: Database, claim_id: int, if_none_match: str | bytes | None, linked_base: str | None) -> Answer:
+    """getClaim: the claim as JSON (or as schema.org JSON-LD with ``@id``s under ``linked_base``)."""
+    doc = readable(await store.get_claim(db, claim_id, linked_data_base=linked_base), claim_id)
+    media_type = JSON_LD if linked_base else JSON
+    return cached_answer(if_none_match, doc.body, cache=ITEM_CACHE, version=doc.version, media_type=media_type)
+
+
+async def plain_read(scope: Scope) -> Answer | None:
+    """getClaim's plain shape: a well-formed id, no query string, plain JSON, a caller allowed to read."""
+    if scope["query_string"] or (claim_id := parse_id(scope["path_params"]["claim_id"])) is None:
+        return None
+    headers = dict(reversed(scope["headers"]))
+    accept = headers.get(b"accept")
+    if (accept and b"ld+json" in accept) or caller_in_scope(scope, "read") is None:
+        return None
+    return await read_claim(scope["app"].state.db, claim_id, headers.get(b"if-none-match"), None)
+
+
+@plain(plain_read)
 @router.get(
     "/{claim_id}",
     operation_id="getClaim",
@@ -112,12 +134,9 @@ async def get_claim(
     where, topics, mentions, every appearance (source, publisher, the quote as printed, its span,
     the cited source) and related claims. `Accept: application/ld+json` returns a schema.org
     `Claim` instead. A deleted claim answers `410 Gone`."""
-    linked = wants_linked_data(request)
-    doc = await store.get_claim(
-        db, claim_id, linked_data_base=base_url(request, settings.public_url) if linked else None
-    )
-    found = readable(doc, claim_id)
-    return cached(request, found.body, cache=ITEM_CACHE, version=found.version, media_type=JSON_LD if linked else JSON)
+    linked_base = base_url(request, settings.public_url) if wants_linked_data(request) else None
+    answer = await read_claim(db, claim_id, request.headers.get("if-none-match"), linked_base)
+    return answer.response()
 
 
 def readable(doc: store.Doc | None, claim_id: int) -> store.Doc:

@@ -5,6 +5,7 @@ the `Link` header, JSON-LD negotiation, documented error responses and the OpenA
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
@@ -15,9 +16,11 @@ from fastapi.routing import APIRoute
 from fastapi.security import APIKeyHeader
 from pydantic import BeforeValidator, Field
 from starlette.responses import Response
+from starlette.routing import compile_path
 from xxhash import xxh3_64_intdigest
 
 from api.errors import Problem as ProblemError
+from api.routing import Answer, Row
 from db.filters import ClaimFilter, Cursor, CursorError, Sort
 from schema.common import MAX_ID, Problem
 from schema.documents import ClaimKind, Language, Slug
@@ -89,15 +92,13 @@ def etag_for(body: bytes, version: int | None = None) -> str:
     """A strong ETag: the content digest, prefixed by the resource's version when it has one.
 
     The digest is XXH3's 64 bits: not for security, it only has to tell versions of one resource
-    apart (the version prefix already does for the claim's own changes), and every read pays it —
-    0.24 µs for a 2 kB claim against 3.3 µs for SHA-1 with the CPU's SHA extensions (timeit, on
-    the 2-core VM of bench/RESULTS.md).
+    apart (the version prefix already does for the claim's own changes), and every read pays it.
     """
     return etag_bytes(body, version).decode()
 
 
 def etag_bytes(body: bytes, version: int | None = None) -> bytes:
-    """`etag_for` as the header's bytes (one formatting step: the hot read's way)."""
+    """`etag_for` as the header's bytes."""
     digest = xxh3_64_intdigest(body)  # printed as 16 hex digits, xxhash's own hexdigest
     return b'"%d-%016x"' % (version, digest) if version is not None else b'"%016x"' % digest
 
@@ -127,15 +128,13 @@ def cached(
     headers: dict[str, str] | None = None,
 ) -> Response:
     """A read's response with ETag and Cache-Control, or ``304`` when the client's copy is current."""
-    status, raw, content = cached_raw(
-        request.headers.get("if-none-match"), body, cache=cache, version=version, media_type=media_type, headers=headers
-    )
-    response = Response(content, status_code=status)
-    response.raw_headers = raw
-    return response
+    if_none_match = request.headers.get("if-none-match")
+    return cached_answer(
+        if_none_match, body, cache=cache, version=version, media_type=media_type, headers=headers
+    ).response()
 
 
-def cached_raw(
+def cached_answer(
     if_none_match: str | bytes | None,
     body: bytes,
     *,
@@ -143,9 +142,9 @@ def cached_raw(
     version: int | None = None,
     media_type: str = JSON,
     headers: dict[str, str] | None = None,
-) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
-    """`cached` as ASGI (status, header lines, body), for the hot route (api.hot) that skips
-    Starlette: the lines a `Response` would write, in its order (given ones, then length and type)."""
+) -> Answer:
+    """A read's `Answer`: ETag, Cache-Control and ``Vary: Accept``, then the given ``headers``; the
+    body with its length and type, or ``304`` without them when ``if_none_match`` names the ETag."""
     etag = etag_bytes(body, version)
     out = [(b"etag", etag), (b"cache-control", cache.encode()), _VARY_ACCEPT]
     if headers:
@@ -154,10 +153,10 @@ def cached_raw(
         if isinstance(if_none_match, bytes):
             if_none_match = if_none_match.decode("latin-1")
         if etag_matches(if_none_match, etag.decode(), weak=True):
-            return 304, out, b""
+            return Answer(304, out, b"")
     out.append((b"content-length", b"%d" % len(body)))
     out.append(_JSON_TYPE if media_type is JSON else (b"content-type", media_type.encode("latin-1")))
-    return 200, out, body
+    return Answer(200, out, body)
 
 
 _VARY_ACCEPT = (b"vary", b"Accept")
@@ -433,12 +432,14 @@ class AllowAllMethods:
     """ASGI middleware: a `405` lists every method of the path in `Allow`, not just one route's.
 
     Starlette answers 405 from the first route whose path matches, so `GET /v1/claims` and
-    `POST /v1/claims` (two routes) would each claim to be the only method.
+    `POST /v1/claims` (two routes) would each claim to be the only method. ``rows`` is the app's
+    route table (`api.routing.route_table`).
     """
 
-    def __init__(self, app: Any, routes: Any) -> None:
+    def __init__(self, app: Any, rows: Callable[[], list[Row]]) -> None:
         self.app = app
-        self.routes = routes
+        self.rows = rows
+        self.paths: list[tuple[re.Pattern[str], str]] | None = None
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -447,19 +448,15 @@ class AllowAllMethods:
 
         async def send_with_allow(message: dict[str, Any]) -> None:
             if message["type"] == "http.response.start" and message["status"] == 405:
-                allowed = sorted(self._methods(scope))
+                allowed = ", ".join(self.methods(scope["path"])).encode()
                 headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"allow"]
-                message = {**message, "headers": [*headers, (b"allow", ", ".join(allowed).encode())]}
+                message = {**message, "headers": [*headers, (b"allow", allowed)]}
             await send(message)
 
         await self.app(scope, receive, send_with_allow)
 
-    def _methods(self, scope: dict[str, Any]) -> set[str]:
-        from starlette.routing import Match
-
-        methods: set[str] = set()
-        for route in self.routes:
-            match, _ = route.matches({**scope, "method": "__NONE__"})
-            if match is not Match.NONE:
-                methods |= set(getattr(route, "methods", None) or ())
-        return methods
+    def methods(self, path: str) -> list[str]:
+        """Every method some route serves at ``path``, sorted."""
+        if self.paths is None:  # the table is complete once the app serves
+            self.paths = [(compile_path(row.path)[0], row.method) for row in self.rows()]
+        return sorted({method for pattern, method in self.paths if pattern.match(path)})

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
+from pydantic import BeforeValidator
 from starlette.responses import Response
 
 from api.auth import AdminCaller, ReadCaller
@@ -31,13 +32,13 @@ from api.rest.common import (
 from db import claims as claim_store
 from db import entities as store
 from schema.claims import ClaimPage
-from schema.common import MAX_ID, EntityMoved
+from schema.common import MAX_ID, EntityMoved, id_text
 from schema.documents import EntityKind
 from schema.entities import EntityMerge, EntityPage, EntityPublic
 
 router = APIRouter(prefix="/v1/entities", tags=["entities"])
 
-EntityId = Annotated[int, Path(description="The entity's id.", ge=1, le=MAX_ID, examples=[1])]
+EntityId = Annotated[int, Path(description="The entity's id.", ge=1, le=MAX_ID, examples=[1]), BeforeValidator(id_text)]
 MOVED: dict[int | str, dict[str, Any]] = {
     308: {
         "description": "The entity was merged into another: follow `Location` (same method, same query).",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
+from pydantic import BeforeValidator
 from starlette.responses import Response
 
 from api.auth import ReadCaller, WriteCaller
@@ -30,13 +31,13 @@ from api.rest.common import (
 )
 from db import sources as store
 from db.documents import WriteResult, write_source_document
-from schema.common import MAX_ID
+from schema.common import MAX_ID, id_text
 from schema.documents import SourceDocument
 from schema.sources import ClaimWritten, SourcePage, SourcePublic, SourceWritten
 
 router = APIRouter(prefix="/v1/sources", tags=["sources"])
 
-SourceId = Annotated[int, Path(description="The source's id.", ge=1, le=MAX_ID, examples=[1])]
+SourceId = Annotated[int, Path(description="The source's id.", ge=1, le=MAX_ID, examples=[1]), BeforeValidator(id_text)]
 Publisher = Annotated[int | None, Query(description="Published by this entity id.", ge=1, le=MAX_ID, examples=[2])]
 PublishedAfter = Annotated[
     Instant | None, Query(description="Published at or after this. " + DATE_DOC, examples=["2025-11-01"])

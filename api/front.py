@@ -1,0 +1,205 @@
+"""The front door: every HTTP request passes the cross-cutting steps here, in one place, in order.
+
+    request id       kept when sane, else made up; on every response and log line
+    CORS             preflights answered; allowed origins named on the response
+    deadline         503 when no response has started in time
+    body cap         413 past the limit (declared, or counted as the body streams)
+    caller           the API key resolved (or the 401 it earns) and left in ``scope["state"]``
+    rate limit       per key, or per address without one → 429
+    security headers added to whatever answers, then one access line
+
+Then the app's routes answer (FastAPI's router: `api.routing.route_table` lists them). Each step is
+a small function or object of `api.steps`, `api.auth`, `api.ratelimit` or `api.logs`; this module
+knows no endpoint. It is installed with Starlette's ``add_middleware`` as the outermost user
+middleware, so everything the routes answer, including the exception handlers' problems, leaves
+through its ``send``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api import auth
+from api.asgi import header
+from api.errors import Problem
+from api.logs import REQUEST_ID, access_log, configure_logging, flush_access_log
+from api.ratelimit import RateLimiter, build_limiter
+from api.settings import Settings
+from api.steps import Cors, Counted, Deadlines, Headers, request_id, secure_headers, send_problem, too_large
+from db.database import DatabaseUnavailable
+from db.keys import parse_token
+
+STREAMED_UPLOADS = frozenset({("POST", "/v1/import")})  # no body cap, no deadline: capped per line
+UNLIMITED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})  # probes must never see a 429
+KEY_PREFIX = "claims.key_prefix"  # scope["state"] entry for the access line
+UNAVAILABLE = "The request could not be served (database unavailable); try again shortly."
+
+
+def install(app: FastAPI, settings: Settings) -> None:
+    """Add the front door to ``app`` (call it last: the last middleware added is the outermost),
+    and the rate limiter to its lifespan."""
+    configure_logging(settings.log_level)
+    app.add_middleware(FrontDoor, settings=settings)
+    app.state.startup.append(start_limiter)
+    app.state.shutdown.append(stop_limiter)
+    app.state.shutdown.append(flush_logs)
+
+
+async def start_limiter(app: FastAPI) -> None:
+    """Build the rate limiter unless one is already set (tests inject their own) or limits are off."""
+    settings: Settings = app.state.settings
+    if getattr(app.state, "rate_limiter", None) is None and settings.rate_limit_per_minute > 0:
+        app.state.rate_limiter = build_limiter(
+            app.state.db,
+            settings.rate_limit_per_minute,
+            redis_url=settings.redis_url,
+            batch=settings.rate_limit_batch,
+        )
+
+
+async def stop_limiter(app: FastAPI) -> None:
+    """Close the limiter's connections."""
+    limiter = getattr(app.state, "rate_limiter", None)
+    if limiter is not None:
+        await limiter.close()
+
+
+async def flush_logs(app: FastAPI) -> None:
+    """Write the access lines still queued (api.logs.AccessSink)."""
+    flush_access_log()
+
+
+class Early(Exception):
+    """A step's own answer: the request goes no further (a 413, a 429, a CORS refusal…)."""
+
+    def __init__(self, status: int, detail: str, kind: str, headers: Headers | None = None) -> None:
+        super().__init__(detail)
+        self.status, self.detail, self.kind, self.headers = status, detail, kind, headers or []
+
+
+class FrontDoor:
+    """ASGI: the steps of the module docstring around ``app``; websockets get a request id only."""
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
+        self.max_bytes = settings.max_body_bytes
+        self.cors = Cors(settings.cors_origins) if settings.cors_origins else None
+        self.clock = Deadlines(settings.request_timeout_s)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await self.http(scope, receive, send)
+        elif scope["type"] == "websocket":
+            token = REQUEST_ID.set(request_id(header(scope, b"x-request-id")))
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                REQUEST_ID.reset(token)
+        else:
+            await self.app(scope, receive, send)
+
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        given = dict(reversed(scope["headers"]))  # the first value of each request header
+        rid = request_id(given.get(b"x-request-id"))
+        token = REQUEST_ID.set(rid)
+        started = time.perf_counter()
+        id_header = (b"x-request-id", rid.encode())
+        added: Headers = []  # rate-limit and CORS headers, once known
+        status = 0
+        method, path = scope["method"], scope["path"]
+        client = scope["client"][0] if scope.get("client") else ""
+        deadline = None if (method, path) in STREAMED_UPLOADS else self.clock.start()
+
+        async def send_out(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                if deadline is not None:
+                    self.clock.stop(deadline)
+                message["headers"] = secure_headers(message.get("headers", ()), id_header, added)
+            await send(message)
+
+        try:
+            origin = given.get(b"origin")
+            if origin is not None and self.cors is not None:
+                if self.cors.preflight(scope, origin):
+                    await self.cors.answer(scope, send_out, origin)
+                    return
+                added += self.cors.headers(origin)
+            counted = self.body_cap(method, path, given.get(b"content-length"))
+            bucket = await self.identify(scope, given.get(b"x-api-key"), client)
+            if path not in UNLIMITED_PATHS:
+                added[:0] = await rate_limit(scope["app"].state, bucket)
+            app = Counted(self.app, self.max_bytes) if counted else self.app
+            await app(scope, receive, send_out)
+        except Early as early:
+            await send_problem(send_out, early.status, early.detail, kind=early.kind, headers=early.headers)
+        except asyncio.CancelledError:
+            if deadline is None or not self.clock.expired(deadline) or status:
+                raise
+            detail = f"The request took longer than the {self.clock.seconds:g} s limit (CLAIMS_REQUEST_TIMEOUT_S)."
+            await send_problem(send_out, 503, detail, kind="timeout", headers=[(b"retry-after", b"2")])
+        except Exception:
+            if status == 0:
+                await send_problem(send_out, 500, "An internal error occurred.", kind="internal")
+            raise
+        finally:
+            if deadline is not None:
+                self.clock.forget(deadline)
+            state = scope.get("state")
+            key_prefix = state.get(KEY_PREFIX) if state else None
+            access_log(method, path, client or None, status or 500, started, key_prefix, rid)
+            REQUEST_ID.reset(token)
+
+    def body_cap(self, method: str, path: str, length: bytes | None) -> bool:
+        """Refuse a declared body over the cap (413); True when the body must be counted as it
+        streams (no Content-Length on a method that has a body)."""
+        if self.max_bytes <= 0 or (method, path) in STREAMED_UPLOADS:
+            return False
+        if length is not None and length.isdigit():
+            if int(length) > self.max_bytes:
+                raise Early(413, too_large(self.max_bytes), "request-too-large")
+            return False
+        return method != "GET" and method != "HEAD"  # nothing here reads a GET's body
+
+    async def identify(self, scope: Scope, api_key: bytes | None, client: str) -> str:
+        """Leave the caller (or its 401) in the scope's state for the routes (`auth.require`); the
+        rate-limit bucket: the key's when it is valid, else the client address's."""
+        state = scope.get("state")
+        if state is None:
+            state = scope["state"] = {}
+        authenticator = auth.authenticator(scope["app"].state)
+        token = api_key.decode("latin-1").strip() if api_key else ""
+        if not token:
+            state[auth.STATE_KEY] = authenticator.anonymous(client)
+            return "ip:" + client
+        state[KEY_PREFIX] = parse_token(token)
+        try:
+            caller = await authenticator.caller(token, client)
+        except Problem as refused:
+            state[auth.STATE_KEY] = refused
+            return "ip:" + client
+        except DatabaseUnavailable:
+            raise Early(503, UNAVAILABLE, "unavailable", [(b"retry-after", b"2")]) from None
+        state[auth.STATE_KEY] = caller
+        return f"key:{caller.key_id}"
+
+
+async def rate_limit(app_state: Any, bucket: str) -> Headers:
+    """Spend one request of ``bucket``'s allowance: its RateLimit headers, or `Early` 429."""
+    limiter: RateLimiter | None = getattr(app_state, "rate_limiter", None)
+    if limiter is None:
+        return []
+    spent = limiter.spend(bucket)  # the usual case: a hit this worker has already reserved
+    if spent is not None:
+        return spent
+    decision = await limiter.hit(bucket)
+    if not decision.allowed:
+        detail = f"More than {decision.limit} requests a minute (CLAIMS_RATE_LIMIT_PER_MINUTE); retry in {decision.reset_s} s."  # noqa: E501
+        raise Early(429, detail, "rate-limited", decision.headers())
+    return decision.headers()
