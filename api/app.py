@@ -11,7 +11,7 @@ import orjson
 from fastapi import FastAPI
 from starlette.responses import Response
 
-from api import docs, errors, front, graphql, landing, rest
+from api import docs, errors, front, graphql, landing, rest, routing
 from api.settings import Settings
 from db.database import Database, DatabaseUnavailable
 from db.demo_data import load_demo
@@ -112,7 +112,7 @@ def _install_optional(app: FastAPI, settings: Settings) -> None:
     rest.install(app, settings)
     landing.install(app)
     docs.mount_docs(app, title="Claimsbase API")
-    front.install(app, settings)
+    front.install(app, settings, routing.AllowedMethods(lambda: routing.route_table(app, rest.ROUTERS)))
 
 
 async def _on_startup(app: FastAPI) -> None:

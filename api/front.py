@@ -6,7 +6,8 @@
     body cap         413 past the limit (declared, or counted as the body streams)
     caller           the API key resolved (or the 401 it earns) and left in ``scope["state"]``
     rate limit       per key, or per address without one → 429
-    security headers added to whatever answers, then one access line
+    security headers added to whatever answers (a 405's ``Allow`` lists every method of the path),
+                     then one access line
 
 Then the app's routes answer (FastAPI's router: `api.routing.route_table` lists them). Each step is
 a small function or object of `api.steps`, `api.auth`, `api.ratelimit` or `api.logs`; this module
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI
@@ -40,11 +42,12 @@ KEY_PREFIX = "claims.key_prefix"  # scope["state"] entry for the access line
 UNAVAILABLE = "The request could not be served (database unavailable); try again shortly."
 
 
-def install(app: FastAPI, settings: Settings) -> None:
+def install(app: FastAPI, settings: Settings, allowed: Callable[[str], bytes]) -> None:
     """Add the front door to ``app`` (call it last: the last middleware added is the outermost),
-    and the rate limiter to its lifespan."""
+    and the rate limiter to its lifespan. ``allowed`` names the methods served at a path (a 405's
+    ``Allow``)."""
     configure_logging(settings.log_level)
-    app.add_middleware(FrontDoor, settings=settings)
+    app.add_middleware(FrontDoor, settings=settings, allowed=allowed)
     app.state.startup.append(start_limiter)
     app.state.shutdown.append(stop_limiter)
     app.state.shutdown.append(flush_logs)
@@ -85,8 +88,9 @@ class Early(Exception):
 class FrontDoor:
     """ASGI: the steps of the module docstring around ``app``; websockets get a request id only."""
 
-    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+    def __init__(self, app: ASGIApp, settings: Settings, allowed: Callable[[str], bytes]) -> None:
         self.app = app
+        self.allowed = allowed
         self.max_bytes = settings.max_body_bytes
         self.cors = Cors(settings.cors_origins) if settings.cors_origins else None
         self.clock = Deadlines(settings.request_timeout_s)
@@ -121,7 +125,10 @@ class FrontDoor:
                 status = message["status"]
                 if deadline is not None:
                     self.clock.stop(deadline)
-                message["headers"] = secure_headers(message.get("headers", ()), id_header, added)
+                headers = message.get("headers", ())
+                if status == 405:
+                    headers = [(k, v) for k, v in headers if k != b"allow"] + [(b"allow", self.allowed(path))]
+                message["headers"] = secure_headers(headers, id_header, added)
             await send(message)
 
         try:

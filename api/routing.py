@@ -15,13 +15,14 @@ exception handlers (`api.errors`) through Starlette's own middleware.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, NamedTuple, TypeVar
 
 from fastapi import FastAPI
 from fastapi.routing import APIRoute, APIRouter
 from starlette.responses import Response
-from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.routing import Mount, Route, WebSocketRoute, compile_path
 from starlette.types import Receive, Scope, Send
 
 Headers = list[tuple[bytes, bytes]]
@@ -98,3 +99,20 @@ def route_table(app: FastAPI, routers: Sequence[APIRouter] = ()) -> list[Row]:
 def _name(handler: Any) -> str:
     kind = handler if isinstance(handler, type) else type(handler)
     return f"{kind.__module__}.{kind.__qualname__}"
+
+
+class AllowedMethods:
+    """The methods some route serves at a path, for the ``Allow`` header of a 405: Starlette's
+    answer names only the first matching route's methods (``GET /v1/claims`` and ``POST
+    /v1/claims`` are two routes). Built from ``rows`` (`route_table`) on first use, once every
+    route is in place."""
+
+    def __init__(self, rows: Callable[[], list[Row]]) -> None:
+        self.rows = rows
+        self.paths: list[tuple[re.Pattern[str], str]] | None = None
+
+    def __call__(self, path: str) -> bytes:
+        """``b"GET, POST"``: the methods served at ``path``, sorted."""
+        if self.paths is None:
+            self.paths = [(compile_path(row.path)[0], row.method) for row in self.rows()]
+        return ", ".join(sorted({method for pattern, method in self.paths if pattern.match(path)})).encode()

@@ -7,8 +7,7 @@ from typing import Any
 from fastapi import Depends, FastAPI
 
 from api.rest import claims, entities, export, imports, sources, topics
-from api.rest.common import AllowAllMethods, fix_openapi, known_query_parameters
-from api.routing import route_table
+from api.rest.common import fix_openapi, known_query_parameters
 from api.settings import Settings
 
 ROUTERS = [claims.router, entities.router, sources.router, topics.router, export.router, imports.router]
@@ -18,7 +17,6 @@ def install(app: FastAPI, settings: Settings) -> None:
     """Include every /v1 router, and document errors as `application/problem+json`."""
     for router in ROUTERS:
         app.include_router(router, dependencies=[Depends(known_query_parameters)])
-    app.add_middleware(AllowAllMethods, rows=lambda: route_table(app, ROUTERS))
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:

@@ -5,7 +5,6 @@ the `Link` header, JSON-LD negotiation, documented error responses and the OpenA
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
@@ -16,11 +15,10 @@ from fastapi.routing import APIRoute
 from fastapi.security import APIKeyHeader
 from pydantic import BeforeValidator, Field
 from starlette.responses import Response
-from starlette.routing import compile_path
 from xxhash import xxh3_64_intdigest
 
 from api.errors import Problem as ProblemError
-from api.routing import Answer, Row
+from api.routing import Answer
 from db.filters import ClaimFilter, Cursor, CursorError, Sort
 from schema.common import MAX_ID, Problem
 from schema.documents import ClaimKind, Language, Slug
@@ -426,37 +424,3 @@ def _drop_null(schema: dict[str, Any]) -> None:
         schema.update(kept[0])
     else:
         schema["anyOf"] = kept
-
-
-class AllowAllMethods:
-    """ASGI middleware: a `405` lists every method of the path in `Allow`, not just one route's.
-
-    Starlette answers 405 from the first route whose path matches, so `GET /v1/claims` and
-    `POST /v1/claims` (two routes) would each claim to be the only method. ``rows`` is the app's
-    route table (`api.routing.route_table`).
-    """
-
-    def __init__(self, app: Any, rows: Callable[[], list[Row]]) -> None:
-        self.app = app
-        self.rows = rows
-        self.paths: list[tuple[re.Pattern[str], str]] | None = None
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_allow(message: dict[str, Any]) -> None:
-            if message["type"] == "http.response.start" and message["status"] == 405:
-                allowed = ", ".join(self.methods(scope["path"])).encode()
-                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"allow"]
-                message = {**message, "headers": [*headers, (b"allow", allowed)]}
-            await send(message)
-
-        await self.app(scope, receive, send_with_allow)
-
-    def methods(self, path: str) -> list[str]:
-        """Every method some route serves at ``path``, sorted."""
-        if self.paths is None:  # the table is complete once the app serves
-            self.paths = [(compile_path(row.path)[0], row.method) for row in self.rows()]
-        return sorted({method for pattern, method in self.paths if pattern.match(path)})
