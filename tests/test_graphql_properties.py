@@ -47,6 +47,7 @@ from db.entities import merge_entity
 from db.filters import Cursor
 from db.migrate import migrate
 from schema.graphql.context import Context
+from schema.graphql.core import core_schema
 from schema.graphql.scalars import to_global_id
 from tests.conftest import TABLES
 from tests.rest_helpers import document, quote, write
@@ -289,9 +290,9 @@ class Writer:
     def abstract(self, type_: Any, level: int) -> str:
         from schema.graphql.schema import schema
 
-        possible = sorted(t.name for t in schema._schema.get_possible_types(type_))
+        possible = sorted(t.name for t in core_schema(schema).get_possible_types(type_))
         chosen = self.draw(st.lists(st.sampled_from(possible), min_size=0, max_size=3, unique=True))
-        gql = schema._schema
+        gql = core_schema(schema)
         parts = ["__typename"] if not chosen or self.draw(st.booleans()) else []
         for name in chosen:
             parts.append(f"... on {name} {{ {self.selection(gql.type_map[name], level, aliased=True)} }}")

@@ -46,6 +46,7 @@ from api.graphql.plan import ID_LOOKUPS, Planner, directive_variables
 from api.settings import Settings
 from db.compile import NotCompilable, Statement, compile_query
 from db.database import Database, DatabaseUnavailable
+from schema.graphql.core import core_schema
 from schema.graphql.scalars import from_global_id, to_global_id
 
 log = logging.getLogger("claims.graphql")
@@ -120,7 +121,7 @@ class Executor:
 
     def __init__(self, schema: Any, settings: Settings) -> None:
         self.schema = schema
-        self.gql = schema._schema
+        self.gql = core_schema(schema)
         self.settings = settings
         self.documents = LRU(1000)
         self.plans = LRU(2000)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import strawberry
 from graphql import GraphQLEnumType, GraphQLInputObjectType, GraphQLInterfaceType, GraphQLObjectType
 
+from schema.graphql.core import core_schema
+
 FIRST = "Page size from the start (1–100, default 20)."
 AFTER = "Cursor of the edge to continue after (`pageInfo.endCursor`)."
 LAST = "Page size from the end (1–100), with `before` to page backwards."
@@ -176,7 +178,7 @@ _Described = GraphQLObjectType | GraphQLInterfaceType | GraphQLInputObjectType
 
 def describe(schema: strawberry.Schema) -> strawberry.Schema:
     """Fill in missing descriptions of ``schema`` from `DESCRIPTIONS`; returns the schema."""
-    for name, kind in schema._schema.type_map.items():
+    for name, kind in core_schema(schema).type_map.items():
         if name.startswith("__"):
             continue
         if not kind.description and name in DESCRIPTIONS:
