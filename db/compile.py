@@ -11,12 +11,12 @@ go to the socket untouched. List orderings are the ones the ordinary resolvers u
 A nested to-many list is a correlated subquery on its index (``WHERE claim_id = c.id``); a
 nested connection is a correlated keyset page (db/filters.py). Nothing here depends on page size:
 one statement, whatever the nesting. Aggregating each level for all parents at once (``GROUP BY
-claim_id``) measured slower for the feed (docs/graphql.md, Performance), so lists stay correlated.
+claim_id``) is no quicker for the feed and takes more code, so lists stay correlated.
 
 The outermost levels are not nested, though: the statement returns one text column per root
 field (and per member of a root connection: its edges, its pageInfo), and `Statement.document`
-writes the JSON around them. Each level of nesting copies everything inside it again; for the
-76 kB feed those copies of the whole document were about a sixth of PostgreSQL's time.
+writes the JSON around them. Each level of nesting copies everything inside it again, so for a
+large document like the feed the outermost copies of the whole of it are worth leaving to Python.
 """
 
 from __future__ import annotations
@@ -70,9 +70,8 @@ class Statement(NamedTuple):
     them — ``pieces[0] + column 0 + pieces[1] + … + pieces[-1]`` is the response document.
 
     Each column leaves PostgreSQL as ``bytea`` of its UTF-8 text (``convert_to``), so asyncpg hands
-    over the bytes as they came off the wire. As ``text`` they were decoded into a ``str`` only to
-    be encoded back for the socket, about 45 µs of Python for the 75 kB feed; PostgreSQL's side
-    measured the same either way (docs/graphql.md, Performance)."""
+    over the bytes as they came off the wire: as ``text`` they would be decoded into a ``str`` only
+    to be encoded back for the socket, while PostgreSQL's side costs the same either way."""
 
     sql: str
     params: list[Any]
@@ -102,19 +101,19 @@ class Json(str):
 
     Objects and lists are written by concatenating text — ``'{"id" : ' || … || '}'`` — not with
     ``json_build_object``/``json_agg``, which look up the type of every key and value on every row
-    and copy each nested value again (docs/graphql.md, Performance). A field's value is either
+    and copy each nested value again. A field's value is either
     such a `Json` expression or a plain SQL value, which `_value` turns into JSON with ``to_json``.
     The long texts — a claim's content, an entity's name, a source's title and URL, a quote — are
     read already escaped, from the ``*_json`` columns PostgreSQL keeps beside them
-    (db/migrations/0003_escaped_text.sql): ``to_json`` on each was 13–16 % of the feed's CPU.
+    (db/migrations/0003_escaped_text.sql), so they are escaped once on write, not on every read.
     """
 
 
 def gid(type_name: str, id_sql: str) -> Json:
     """SQL for a Relay global id (base64 of ``Type:id``, as `to_global_id` computes it) as a JSON
     string: base64 needs no escaping, and ``Type:id`` is far too short for PostgreSQL's line
-    break at 76 characters, so quotes around it are what ``to_json`` would write, one call cheaper
-    for each of the feed's 345 ids."""
+    break at 76 characters, so quotes around it are what ``to_json`` would write, without a
+    function call for each id of a page."""
     return _quoted(f"encode(convert_to('{type_name}:' || {id_sql}, 'UTF8'), 'base64')")
 
 
