@@ -184,8 +184,8 @@ class Cors:
 class Deadlines:
     """The request timeout: one sweeper task per event loop checks the requests in flight every
     ``tick`` seconds and cancels those past their deadline, so a request costs a dict entry, not a
-    timer: with ``asyncio.timeout`` every request pushed a handle onto the loop's timer heap (and,
-    cancelled, it stayed there until its time came), which measured about 20 µs a request under
+    timer: ``asyncio.timeout`` would push a handle onto the loop's timer heap for every request
+    (and, cancelled, it would stay there until its time came), a cost every request pays under
     load. The limit is therefore honoured to within a tick. ``seconds <= 0``: no limit.
     """
 
