@@ -7,7 +7,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 WORKERS ?= 1
 
-.PHONY: help serve test lint fmt openapi schema bench fuzz soak install clean
+.PHONY: help serve test test-fast lint fmt openapi schema bench fuzz soak install clean
 
 help: ## list the targets (plain `make` prints this)
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -28,6 +28,10 @@ serve: $(STAMP) ## serve the API with demo data on the embedded PostgreSQL
 test: $(STAMP) ## the whole test suite (embedded PostgreSQL unless CLAIMS_TEST_DATABASE_URL is set)
 	sh scripts/ensure-chromium.sh
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-fast: $(STAMP) ## the quick loop: every test but the reliability and load ones (docs/testing.md)
+	sh scripts/ensure-chromium.sh
+	$(BIN)/python -m pytest -m "not reliability and not load" $(PYTEST_ARGS)
 
 lint: $(STAMP) ## ruff and mypy --strict
 	$(BIN)/ruff check .

@@ -12,12 +12,14 @@ a revocation reaches every worker within that period.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
 
+from cachetools import TTLCache
 from fastapi import Depends, Request
 
 from api.errors import Problem
@@ -57,8 +59,12 @@ class Authenticator:
         self.state = state  # the app's state: its ``db`` is opened in the lifespan, after this exists
         self.cache_s = cache_s
         self.anonymous_scopes = frozenset() if require_key_for_reads else frozenset({"read"})
-        self._cache: dict[str, tuple[float, keys.VerifiedKey | None]] = {}
-        self._anonymous: dict[str, Caller] = {}
+        # Keyed by the token's hash, so no secret lingers in the worker's memory; bounded against
+        # floods of random tokens.
+        self.verified: TTLCache[bytes, keys.VerifiedKey | None] = TTLCache(
+            CACHE_MAX, max(cache_s, 0.0), timer=time.monotonic
+        )
+        self.anonymous = functools.lru_cache(maxsize=CACHE_MAX)(self._anonymous)
 
     async def caller(self, token: str | None, client: str) -> Caller:
         """The caller ``token`` identifies; anonymous without one; `Problem` 401 for a bad one."""
@@ -69,33 +75,21 @@ class Authenticator:
             raise Problem(401, "The API key is invalid or has been revoked.", headers=CHALLENGE)
         return Caller(key.id, implied_scopes(key.scopes), client, key.prefix)
 
-    def anonymous(self, client: str) -> Caller:
-        """The caller without a key (one per client address, kept: a frozen dataclass is slow to make)."""
-        found = self._anonymous.get(client)
-        if found is None:
-            if len(self._anonymous) >= CACHE_MAX:
-                self._anonymous.clear()
-            found = self._anonymous[client] = Caller(None, self.anonymous_scopes, client)
-        return found
+    def _anonymous(self, client: str) -> Caller:
+        """The caller without a key (remembered per client address: a frozen dataclass is slow to make)."""
+        return Caller(None, self.anonymous_scopes, client)
 
     async def _verified(self, token: str) -> keys.VerifiedKey | None:
-        # Cached by the token's hash, so no secret lingers in the worker's memory.
         digest = hashlib.sha256(token.encode()).digest()
-        now = time.monotonic()
-        hit = self._cache.get(digest.hex())
-        if hit is not None and hit[0] > now:
-            return hit[1]
+        try:
+            return self.verified[digest]
+        except KeyError:
+            pass
         db: Database = self.state.db
         key = await keys.use_key(db, token)
         if self.cache_s > 0:
-            if len(self._cache) >= CACHE_MAX:
-                self._cache.clear()  # bounded against floods of random tokens; refilled on demand
-            self._cache[digest.hex()] = (now + self.cache_s, key)
+            self.verified[digest] = key
         return key
-
-    def forget(self) -> None:
-        """Drop every remembered token (tests; revocations otherwise wait out the cache period)."""
-        self._cache.clear()
 
 
 def authenticator(app_state: Any) -> Authenticator:

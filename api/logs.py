@@ -11,6 +11,7 @@ parameters never reach a log line from this module.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import sys
@@ -40,11 +41,6 @@ _MILLIS = [f".{m:03d}Z" for m in range(1000)]  # a timestamp's ending, by millis
 class JsonFormatter(logging.Formatter):
     """A record as one JSON line, with the current request's id when there is one."""
 
-    _second = -1  # `timestamp`'s caches: the second and its text, the millisecond and its text
-    _stamp = ""
-    _milli = -1
-    _milli_stamp = ""
-
     def format(self, record: logging.LogRecord) -> str:
         out: dict[str, Any] = {
             "ts": self.timestamp(record.created),
@@ -62,16 +58,17 @@ class JsonFormatter(logging.Formatter):
             out["exc"] = self.formatException(record.exc_info)
         return orjson.dumps(out, default=str).decode()
 
-    def timestamp(self, created: float) -> str:
-        """``"2025-11-26T10:00:00.123Z"``; reused within a millisecond, its part down to the second
-        within a second (under load several lines share each)."""
+    @staticmethod
+    def timestamp(created: float) -> str:
+        """``"2025-11-26T10:00:00.123Z"``; the text of the second is made once per second (under load
+        many lines share each)."""
         milli = int(created * 1000)
-        if milli != self._milli:
-            second = milli // 1000
-            if second != self._second:
-                self._second, self._stamp = second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-            self._milli, self._milli_stamp = milli, self._stamp + _MILLIS[milli % 1000]
-        return self._milli_stamp
+        return _second_text(milli // 1000) + _MILLIS[milli % 1000]
+
+
+@functools.lru_cache(maxsize=4)
+def _second_text(second: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
 
 
 def configure_logging(level: str) -> None:

@@ -4,14 +4,15 @@
 round trips and on PostgreSQL setting up each small statement; `write_documents` writes a batch of
 consecutive documents with the same statements spanning the batch. The outcome is the outcome of
 writing them one at a time in order: the names are looked up once for the whole batch and resolved
-here document by document against what the database holds plus what the earlier documents of the
-batch created (`_Names`), so the first document naming an entity creates it with its spelling, kind
-and description, and every name becomes an alias; a source or claim given twice in a batch is one
-row, created by its first document, with an appearance in each source. That is the outcome of
-writing them one at a time after what the database held when the batch looked its names up; the
-order of concurrent batches is the caller's: `claims load` holds a batch back while an earlier one
-that may find or create any of the same rows is being written (`db.footprints`,
-`api.importers.order`), so several batches at once give the file's order.
+document by document against what the database holds plus what the earlier documents of the batch
+created (`db.writes.Entities`, the resolver of every write), so the first document naming an
+entity creates it with its spelling, kind and description, and every name becomes an alias; a
+source or claim given twice in a batch is one row, created by its first document, with an
+appearance in each source. That is the outcome of writing them one at a time after what the
+database held when the batch looked its names up; the order of concurrent batches is the caller's:
+`claims load` holds a batch back while an earlier one that may find or create any of the same rows
+is being written (`db.footprints`, `api.importers.order`), so several batches at once give the
+file's order.
 
 Only `batchable` documents go this way: plain names (no id, external id or role), no relations, no
 cited sources. The rest need look-ups that depend on one another and stay with the one-document
@@ -20,61 +21,31 @@ writer.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from db.database import Database, Traced
-from db.documents import (
-    _INVALID,
-    _RETRYABLE,
+from db.normalize import claim_fingerprint, name_norm, source_key
+from db.writes import (
     ADD_CLAIM_TOPICS,
     ADD_MENTIONS,
     CLAIMS_BY_FINGERPRINT,
     INSERT_CLAIMS,
-    RETRIES,
     WRITE_LOCKS,
     ClaimOutcome,
     DocumentError,
+    Entities,
+    RefKey,
     WriteResult,
-    _columns,
-    _constraint_field,
-    _constraint_message,
-    _lock_keys,
-    _refs_in_order,
+    columns,
+    in_transaction,
+    lock_keys,
+    ref_key,
+    refs_in_order,
     topic_names,
 )
-from db.normalize import claim_fingerprint, name_norm, source_key
 from schema.documents import ClaimIn, EntityRef, SourceDocument
 
-# Every entity answering to one of the batch's names, with what RESOLVE_BY_NAMES orders them by.
-ALIAS_CANDIDATES = """
-SELECT a.norm, e.id, e.kind, e.name_norm FROM entity_alias a JOIN entity e ON e.id = a.entity_id
-WHERE a.norm = ANY($1::text[]) AND e.merged_into IS NULL
-"""
-# The batch's new entities (in the order the documents name them) and every name as an alias of the
-# entity it resolved to: $5 is the existing entity, or NULL and ($6, $7) the new entity's kind and
-# name_norm (never two new entities with both the same: the second would have found the first).
-INSERT_ENTITIES = """
-WITH created AS (
-  INSERT INTO entity (kind, name, name_norm, description)
-  SELECT t.kind, t.name, t.name_norm, t.description
-  FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY
-    AS t (kind, name, name_norm, description, ord)
-  ORDER BY t.ord
-  RETURNING id, kind, name_norm
-), aliases AS (
-  INSERT INTO entity_alias (entity_id, alias, norm)
-  SELECT coalesce(t.entity_id, c.id), t.alias, t.norm
-  FROM unnest($5::bigint[], $6::text[], $7::text[], $8::text[], $9::text[]) WITH ORDINALITY
-    AS t (entity_id, kind, name_norm, alias, norm, ord)
-  LEFT JOIN created c ON c.kind = t.kind AND c.name_norm = t.name_norm
-  ORDER BY t.ord
-  ON CONFLICT DO NOTHING
-)
-SELECT id, kind, name_norm FROM created
-"""
 ADD_TOPICS = """
 INSERT INTO topic (slug, name)
 SELECT t.slug, t.name FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS t (slug, name, ord)
@@ -137,10 +108,6 @@ WITH added AS (
 SELECT claim_id, source_id FROM added
 """
 
-# Ids of entities the batch creates, until INSERT_ENTITIES gives the real ones: above every real id,
-# in creation order, as the real ones will be (RESOLVE_BY_NAMES prefers the lowest id on a tie).
-NEW = 1 << 62
-
 
 def batchable(doc: SourceDocument) -> bool:
     """True when `write_documents` can write ``doc``: every entity is referred to by a plain name (no
@@ -150,65 +117,8 @@ def batchable(doc: SourceDocument) -> bool:
             return False
     return all(
         ref.id is None and not ref.external_ids and not ref.roles and ref.name is not None and name_norm(ref.name)
-        for ref in _refs_in_order(doc)
+        for ref, _ in refs_in_order(doc)
     )
-
-
-def _ref_key(ref: EntityRef) -> tuple[Any, ...]:
-    """What tells two plain references apart (the one-document writer's cache key, model_dump_json)."""
-    return (ref.name, ref.kind, tuple(ref.aliases), ref.description)
-
-
-@dataclass(frozen=True)
-class _Candidate:
-    id: int
-    kind: str
-    name_norm: str
-
-
-@dataclass
-class _NewEntity:
-    kind: str
-    name: str
-    name_norm: str
-    description: str | None
-
-
-class _Names:
-    """The entities the batch's names can find, kept as the database would hold them after each
-    document: RESOLVE_BY_NAMES's look-up and creation, done here for one document after another."""
-
-    def __init__(self, rows: list[Any]) -> None:
-        self.by_norm: dict[str, list[_Candidate]] = {}
-        for r in rows:
-            self.by_norm.setdefault(r["norm"], []).append(_Candidate(r["id"], r["kind"], r["name_norm"]))
-        self.created: list[_NewEntity] = []
-        # (entity id, alias, norm), first spelling kept: ON CONFLICT DO NOTHING keeps the first too
-        self.aliases: dict[tuple[int, str], str] = {}
-
-    def resolve(self, ref: EntityRef) -> tuple[int, bool]:
-        """The entity ``ref`` finds or creates, and whether it was created."""
-        assert ref.name is not None
-        names = [n for n in [ref.name, *ref.aliases] if n and name_norm(n)]
-        norms = [name_norm(n) for n in names]
-        norm0 = norms[0]
-        best: tuple[bool, bool, int] | None = None
-        for norm in norms:
-            for c in self.by_norm.get(norm, ()):
-                if ref.kind is None or c.kind == ref.kind or c.kind == "other":
-                    rank = (c.name_norm != norm0, norm != norm0, c.id)
-                    best = rank if best is None or rank < best else best
-        created = best is None
-        if best is None:
-            entity = _Candidate(NEW + len(self.created), ref.kind or "other", norm0)
-            self.created.append(_NewEntity(entity.kind, ref.name, norm0, ref.description))
-        else:
-            entity = next(c for norm in norms for c in self.by_norm.get(norm, ()) if c.id == best[2])
-        for name, norm in zip(names, norms, strict=True):
-            if (entity.id, norm) not in self.aliases:
-                self.aliases[(entity.id, norm)] = name
-                self.by_norm.setdefault(norm, []).append(entity)
-        return entity.id, created
 
 
 @dataclass
@@ -227,14 +137,14 @@ class _Doc:
     """One document of the batch as it is being written."""
 
     doc: SourceDocument
-    refs: dict[tuple[Any, ...], int] = field(default_factory=dict)
+    refs: dict[RefKey, int] = field(default_factory=dict)
     entities_created: int = 0
     claims: list[_Claim] = field(default_factory=list)
     source_id: int = 0
     source_created: bool = False
 
     def entity(self, ref: EntityRef) -> int:
-        return self.refs[_ref_key(ref)]
+        return self.refs[ref_key(ref)]
 
 
 async def write_documents(db: Database, docs: list[SourceDocument]) -> list[WriteResult]:
@@ -244,22 +154,12 @@ async def write_documents(db: Database, docs: list[SourceDocument]) -> list[Writ
     the caller to find out by writing them one at a time. Serialisation failures and deadlocks
     between concurrent writers are retried.
     """
-    for attempt in range(RETRIES):
-        try:
-            async with db.transaction() as tx:
-                return await _write(tx, docs)
-        except _RETRYABLE:
-            if attempt == RETRIES - 1:
-                raise
-            await asyncio.sleep(0.01 * 2**attempt)
-        except _INVALID as exc:
-            raise DocumentError(_constraint_field(exc), _constraint_message(exc), "constraint") from exc
-    raise AssertionError("unreachable")
+    return await in_transaction(db, lambda tx: _write(tx, docs))
 
 
 async def _write(tx: Traced, docs: list[SourceDocument]) -> list[WriteResult]:
     batch = [_Doc(doc) for doc in docs]
-    await tx.fetchval(WRITE_LOCKS, *_lock_keys(*docs))
+    await tx.fetchval(WRITE_LOCKS, *lock_keys(*docs))
     await _resolve_entities(tx, batch)
     await _add_topics(tx, docs)
     published = await _write_sources(tx, batch)
@@ -271,39 +171,19 @@ async def _write(tx: Traced, docs: list[SourceDocument]) -> list[WriteResult]:
 
 
 async def _resolve_entities(tx: Traced, batch: list[_Doc]) -> None:
-    """Resolve every reference of every document, in the one-document writer's order, and insert
-    the new entities and the aliases; fills each document's ``refs`` and ``claims``."""
-    norms = {name_norm(n) for d in batch for ref in _refs_in_order(d.doc) for n in [ref.name, *ref.aliases] if n}
-    names = _Names(await tx.fetch(ALIAS_CANDIDATES, [n for n in norms if n]))
-    for d in batch:
-        for ref in _refs_in_order(d.doc):
-            key = _ref_key(ref)
-            if key not in d.refs:
-                d.refs[key], created = names.resolve(ref)
-                d.entities_created += created
+    """Resolve every reference of every document, document after document, and insert the new
+    entities and aliases; fills each document's ``refs`` and ``claims``."""
+    refs = [refs_in_order(d.doc) for d in batch]
+    entities = await Entities.load(tx, (ref for doc_refs in refs for ref, _ in doc_refs))
+    for d, doc_refs in zip(batch, refs, strict=True):
+        d.refs, d.entities_created = entities.document(doc_refs)
         for i, claim in enumerate(d.doc.claims):
             speakers = [d.entity(s.entity) for s in claim.speakers]
             if len(set(speakers)) != len(speakers):
                 raise DocumentError(f"claims[{i}].speakers", "the same entity is listed twice as a speaker")
             location = d.entity(claim.location) if claim.location else None
             d.claims.append(_Claim(claim, speakers, location, [d.entity(m) for m in claim.mentions]))
-    new = names.created
-    aliases = [
-        (None, new[eid - NEW].kind, new[eid - NEW].name_norm, alias, norm)
-        if eid >= NEW
-        else (eid, None, None, alias, norm)
-        for (eid, norm), alias in names.aliases.items()
-    ]
-    rows = await tx.fetch(
-        INSERT_ENTITIES,
-        [e.kind for e in new],
-        [e.name for e in new],
-        [e.name_norm for e in new],
-        [e.description for e in new],
-        *_columns(aliases, 5),
-    )
-    real = {(r["kind"], r["name_norm"]): int(r["id"]) for r in rows}
-    ids = {NEW + i: real[(e.kind, e.name_norm)] for i, e in enumerate(new)}
+    ids = await entities.insert(tx)
     if ids:
         for d in batch:
             d.refs = {k: ids.get(v, v) for k, v in d.refs.items()}
@@ -341,12 +221,12 @@ async def _write_sources(tx: Traced, batch: list[_Doc]) -> dict[int, datetime | 
         published_at = src.published_at if isinstance(src.published_at, datetime) else None
         url = key.removeprefix("url:") if key.startswith("url:") else None
         rows.append((key, src.kind, src.title, url, publisher, published_at, language, text))
-    found = {r["key"]: r for r in await tx.fetch(INSERT_SOURCES, *_columns(rows, 8))}
+    found = {r["key"]: r for r in await tx.fetch(INSERT_SOURCES, *columns(rows, 8))}
     created = set(found)
     missing = [r for r in rows if r[0] not in found]
     if missing:
         found.update(
-            {r["key"]: r for r in await tx.fetch(FILL_SOURCES, *_columns([(r[0], r[7], r[6]) for r in missing], 3))}
+            {r["key"]: r for r in await tx.fetch(FILL_SOURCES, *columns([(r[0], r[7], r[6]) for r in missing], 3))}
         )
     authors: dict[tuple[int, int], int] = {}
     for key, group in keyed.items():
@@ -356,7 +236,7 @@ async def _write_sources(tx: Traced, batch: list[_Doc]) -> dict[int, datetime | 
             for position, author in enumerate(d.doc.source.authors):
                 authors.setdefault((source_id, d.entity(author)), position)
     if authors:
-        await tx.execute(ADD_AUTHORS, *_columns([(s, e, p) for (s, e), p in authors.items()], 3))
+        await tx.execute(ADD_AUTHORS, *columns([(s, e, p) for (s, e), p in authors.items()], 3))
     return {int(r["id"]): r["published_at"] for r in found.values()}
 
 
@@ -390,7 +270,7 @@ async def _insert_claims(
         [c.claim.said_at_precision for c in first],
         [c.location for c in first],
         [reported.get(c.fingerprint) for c in first],
-        *_columns(speakers, 4),
+        *columns(speakers, 4),
     )
     ids = {r["fingerprint"]: int(r["id"]) for r in rows}
     created = set(ids)
@@ -404,10 +284,10 @@ async def _add_links(tx: Traced, batch: list[_Doc], ids: dict[str, int], created
     """Mentions, claim topics and appearances of every claim; what each document did."""
     mentions = [(ids[c.fingerprint], m) for d in batch for c in d.claims for m in c.mentions]
     if mentions:
-        await tx.execute(ADD_MENTIONS, *_columns(mentions, 2))
+        await tx.execute(ADD_MENTIONS, *columns(mentions, 2))
     topics = [(ids[c.fingerprint], slug) for d in batch for c in d.claims for slug in c.claim.topics]
     if topics:
-        await tx.execute(ADD_CLAIM_TOPICS, *_columns(topics, 2))
+        await tx.execute(ADD_CLAIM_TOPICS, *columns(topics, 2))
     # Each document's first appearance of each claim; of a claim in a source given twice, the first.
     appearing: dict[tuple[int, int], _Claim] = {}
     for d in batch:
@@ -422,7 +302,7 @@ async def _add_links(tx: Traced, batch: list[_Doc], ids: dict[str, int], created
             if (a := c.claim.appearance) is not None
         ]
         added = {
-            (int(r["claim_id"]), int(r["source_id"])) for r in await tx.fetch(INSERT_APPEARANCES, *_columns(rows, 5))
+            (int(r["claim_id"]), int(r["source_id"])) for r in await tx.fetch(INSERT_APPEARANCES, *columns(rows, 5))
         }
     results = []
     unclaimed = set(created)

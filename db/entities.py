@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 from db.claims import ENTITY_BRIEF, Doc, Page
 from db.database import Database, Traced
-from db.documents import LOCK_KEYS, MERGE_LOCK
 from db.filters import Cursor, Params, cursor_sql
 from db.normalize import claim_fingerprint, name_norm, prefix_tsquery, source_key
+from db.writes import LOCK_KEYS, MERGE_LOCK
 
 ENTITY_SUMMARY = "json_build_object('id', e.id, 'kind', e.kind, 'name', e.name, 'description', e.description)"
 
@@ -105,14 +105,34 @@ async def get_entity(db: Database, entity_id: int) -> EntityDoc | None:
 # --- merge --------------------------------------------------------------------------------------
 
 
-class MergeError(Exception):
-    """A merge that cannot happen; ``status`` and ``field`` say how the API answers."""
+class MergeRefused(Exception):
+    """A merge that cannot happen; nothing was changed. Each API words it in its own terms."""
 
-    def __init__(self, status: int, field: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.field = field
-        self.message = message
+
+class EntityNotFound(MergeRefused):
+    """No entity has ``entity_id``; ``survivor`` tells whether it was the one to merge into."""
+
+    def __init__(self, entity_id: int, *, survivor: bool) -> None:
+        super().__init__(f"no entity with id {entity_id}")
+        self.entity_id = entity_id
+        self.survivor = survivor
+
+
+class AlreadyMerged(MergeRefused):
+    """The duplicate was merged into another entity than the one asked for."""
+
+    def __init__(self, entity_id: int, merged_into: int) -> None:
+        super().__init__(f"entity {entity_id} was already merged into {merged_into}")
+        self.entity_id = entity_id
+        self.merged_into = merged_into
+
+
+class MergeIntoSelf(MergeRefused):
+    """The entity to merge into is the duplicate itself (or what it was merged into)."""
+
+    def __init__(self, entity_id: int) -> None:
+        super().__init__("an entity cannot be merged into itself")
+        self.entity_id = entity_id
 
 
 LOCK_ENTITIES = "SELECT id, merged_into FROM entity WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE"
@@ -190,16 +210,16 @@ async def merge_entity(db: Database, duplicate: int, into: int) -> int:
         await tx.fetchval(LOCK_KEYS, [MERGE_LOCK, *(keys or [])])  # MERGE_LOCK first: no writer runs meanwhile
         rows = {r["id"]: r["merged_into"] for r in await tx.fetch(LOCK_ENTITIES, [duplicate, into])}
         if duplicate not in rows:
-            raise MergeError(404, "path.entity_id", f"No entity with id {duplicate}.")
+            raise EntityNotFound(duplicate, survivor=False)
         if into not in rows:
-            raise MergeError(422, "body.into", f"no entity with id {into}")
+            raise EntityNotFound(into, survivor=True)
         survivor = rows[into] or into
         if rows[duplicate] is not None:
             if rows[duplicate] == survivor:
                 return survivor
-            raise MergeError(409, "path.entity_id", f"Entity {duplicate} was already merged into {rows[duplicate]}.")
+            raise AlreadyMerged(duplicate, rows[duplicate])
         if survivor == duplicate:
-            raise MergeError(422, "body.into", "an entity cannot be merged into itself")
+            raise MergeIntoSelf(duplicate)
         await _move(tx, duplicate, survivor)
     return survivor
 

@@ -23,7 +23,7 @@ waits for it.
 
 What the database has already settled leaves the footprint (`Footprint.narrowed`, `Settled`): a
 topic that exists, and a reference that an entity bearing its first name as its own name answers
-to, with all its names, and of a kind it accepts. RESOLVE_BY_NAMES prefers the entity that bears the
+to, with all its names, and of a kind it accepts. `db.writes.Entities` prefers the entity bearing the
 name, then the lowest id; an entity answers to its own name from the moment it is created, and one
 created later has a higher id; so nothing written later can change what such a reference finds,
 and it adds no alias. A name that is only an alias ("Merz" of Friedrich Merz) is not settled: an
@@ -35,13 +35,14 @@ from __future__ import annotations
 from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from itertools import islice
 from typing import Any
 
-from db.bulk import ALIAS_CANDIDATES, batchable
+from cachetools import FIFOCache
+
+from db.bulk import batchable
 from db.database import Database
-from db.documents import _refs_in_order, topic_names
 from db.normalize import content_norm, name_norm, source_key
+from db.writes import ALIAS_CANDIDATES, refs_in_order, topic_names
 from schema.documents import SourceDocument
 
 KNOWN_TOPICS = "SELECT slug FROM topic WHERE slug = ANY($1::text[])"
@@ -109,7 +110,7 @@ class Footprint:
         for doc in docs:
             if not batchable(doc):
                 return cls(None, frozenset(), {})
-            names.update((ref.kind, _norms([ref.name, *ref.aliases])) for ref in _refs_in_order(doc))
+            names.update((ref.kind, _norms([ref.name, *ref.aliases])) for ref, _ in refs_in_order(doc))
             fixed.add("s:" + _source(doc))
             fixed.update("c:" + content_norm(claim.content) for claim in doc.claims)
             for slug, name in topic_names(doc).items():
@@ -142,8 +143,8 @@ class Settled:
     LIMIT = 1 << 16
 
     def __init__(self) -> None:
-        self.names: dict[Names, None] = {}
-        self.topics: dict[str, None] = {}
+        self.names: FIFOCache[Names, None] = FIFOCache(self.LIMIT)
+        self.topics: FIFOCache[str, None] = FIFOCache(self.LIMIT)
 
     async def narrow(self, db: Database, footprint: Footprint) -> Footprint:
         """``footprint`` less what the database has settled."""
@@ -151,8 +152,8 @@ class Settled:
         if footprint.keys is None or not (footprint.names or footprint.topics):
             return footprint
         names, topics = (await known(db, footprint)).settled(footprint)
-        _remember(self.names, names, self.LIMIT)
-        _remember(self.topics, topics, self.LIMIT)
+        self.names.update(dict.fromkeys(names))
+        self.topics.update(dict.fromkeys(topics))
         return footprint.narrowed(names, topics)
 
 
@@ -163,12 +164,6 @@ async def known(db: Database, footprint: Footprint) -> Known:
     rows = await db.fetch(ALIAS_CANDIDATES, norms) if norms else []
     topics = await db.fetch(KNOWN_TOPICS, slugs) if slugs else []
     return Known.of((tuple(r) for r in rows), (r["slug"] for r in topics))
-
-
-def _remember(kept: dict[Any, None], new: Iterable[Any], limit: int) -> None:
-    kept.update(dict.fromkeys(new))
-    for oldest in list(islice(kept, max(0, len(kept) - limit))):
-        del kept[oldest]
 
 
 def _norms(names: list[str | None]) -> tuple[str, ...]:

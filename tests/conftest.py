@@ -6,14 +6,12 @@ once; each test starts from empty tables.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import httpx
@@ -21,26 +19,21 @@ import pytest
 from fastapi import FastAPI
 
 from api.app import create_app
-from api.graphql.listener import listener_of
 from api.settings import Settings
 from db.database import Database
 from db.keys import SCOPES, create_key
 from db.migrate import migrate
+from tests.helpers import TABLES, settled, with_database
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-
-# The data, without the API keys (tests that empty the data between examples keep their keys).
-DATA_TABLES = """
-TRUNCATE claim_relation, claim_topic, mention, appearance, claim_speaker, claim_deletion, claim,
-         source_author, source, topic, entity_role, entity_external_id, entity_alias, entity
-         RESTART IDENTITY
-"""
-TABLES = DATA_TABLES + "; TRUNCATE api_key, rate_limit RESTART IDENTITY CASCADE"
+RELIABILITY = Path(__file__).resolve().parent / "reliability"
 
 
-def with_database(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test under tests/reliability is a `reliability` test (`make test-fast` leaves them out)."""
+    for item in items:
+        if RELIABILITY in item.path.parents:
+            item.add_marker(pytest.mark.reliability)
 
 
 @pytest.fixture(scope="session")
@@ -114,14 +107,6 @@ def settings() -> Settings:
 async def keys(db: Database) -> dict[str, str]:
     """Real API keys, one per scope, created in the emptied database: ``{"read": "cb_…", …}``."""
     return {scope: (await create_key(db, [scope], name=f"test {scope}")).secret for scope in SCOPES}
-
-
-async def settled(app: FastAPI) -> None:
-    """Wait until the app's background start-up is done: the subscriptions listener reads the store
-    once it has connected, and that statement must not land in a test's statement counts."""
-    listener = listener_of(app)
-    if listener is not None:
-        await asyncio.wait_for(listener.connected.wait(), timeout=30)
 
 
 @pytest.fixture

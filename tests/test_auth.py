@@ -3,74 +3,29 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator
 from dataclasses import replace
-from typing import Any
 
 import httpx
 import pytest
 from click.testing import CliRunner
-from fastapi import FastAPI
 
 from api.app import create_app
-from api.auth import AdminCaller, Caller, ReadCaller, WriteCaller, authenticator, caller_from_headers, implied_scopes
+from api.auth import Caller, authenticator, caller_from_headers, implied_scopes
 from api.cli import main as cli
 from api.errors import Problem
 from api.settings import Settings
 from db.database import Database
 from db.keys import create_key, hash_token, list_keys, parse_token, revoke_key
-from tests.conftest import settled
+from tests.helpers import assert_problem, serve
 
 CHALLENGE = 'ApiKey header="X-API-Key"'
-
-
-def add_guarded_routes(app: FastAPI) -> None:
-    """``GET /t/read``, ``POST /t/write``, ``DELETE /t/admin``, each echoing its caller."""
-
-    def echo(caller: Caller) -> dict[str, Any]:
-        return {"key_id": caller.key_id, "scopes": sorted(caller.scopes), "prefix": caller.key_prefix}
-
-    async def read(caller: ReadCaller) -> dict[str, Any]:
-        return echo(caller)
-
-    async def write(caller: WriteCaller) -> dict[str, Any]:
-        return echo(caller)
-
-    async def admin(caller: AdminCaller) -> dict[str, Any]:
-        return echo(caller)
-
-    app.add_api_route("/t/read", read, methods=["GET"])
-    app.add_api_route("/t/write", write, methods=["POST"])
-    app.add_api_route("/t/admin", admin, methods=["DELETE"])
-
-
-@asynccontextmanager
-async def serve(
-    db: Database, settings: Settings, routes: Callable[[FastAPI], None] = add_guarded_routes
-) -> AsyncIterator[httpx.AsyncClient]:
-    """An in-process client for ``create_app(settings)`` plus test-only routes."""
-    app = create_app(settings, database=db)
-    routes(app)
-    async with app.router.lifespan_context(app):
-        await settled(app)
-        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
-            yield http
 
 
 @pytest.fixture
 async def http(db: Database, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     async with serve(db, settings) as client:
         yield client
-
-
-def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    body: dict[str, Any] = response.json()
-    assert body["status"] == status
-    return body
 
 
 async def test_a_new_key_is_shown_once_and_stored_only_as_its_hash(db: Database) -> None:

@@ -30,32 +30,7 @@ from db.database import Database
 from db.footprints import Footprint
 from db.migrate import migrate
 from schema.documents import SourceDocument
-from tests.conftest import with_database
-
-PERSON = "person"
-
-
-def speaker(name: str, kind: str | None = PERSON, role: str = "speaker", **extra: Any) -> dict[str, Any]:
-    return {"entity": {"name": name, **({"kind": kind} if kind else {}), **extra}, "role": role}
-
-
-def claim(content: str, *speakers: dict[str, Any], quote: str | None = None, **extra: Any) -> dict[str, Any]:
-    return {
-        "content": content,
-        "said_at": "2025-11-20",
-        "speakers": list(speakers),
-        **({"appearance": {"quote": quote or content}} if quote != "" else {}),
-        **extra,
-    }
-
-
-def document(
-    url: str | None, *claims: dict[str, Any], publisher: str = "Reuters", topics: Any = (), **source: Any
-) -> dict[str, Any]:
-    src: dict[str, Any] = {"kind": "news_article", "publisher": {"name": publisher, "kind": "organization"}}
-    src.update({"url": url} if url else {"title": source.pop("title", "Untitled")})
-    src.update(source)
-    return {"source": src, "claims": list(claims), "topics": list(topics)}
+from tests.helpers import PERSON, claim, document, speaker, with_database
 
 
 def lines(refused: bool) -> list[str]:

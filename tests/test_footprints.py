@@ -16,7 +16,7 @@ from db.documents import write_source_document
 from db.footprints import Footprint, Known, Settled
 from db.normalize import name_norm
 from schema.documents import SourceDocument
-from tests.test_bulk_import import claim, document, speaker
+from tests.helpers import claim, document, speaker
 
 MERZ = speaker("Friedrich Merz", aliases=["Merz"])
 UNOPENED = Database("postgresql://unused")  # `Order.blockers` reads no database

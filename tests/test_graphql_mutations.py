@@ -263,11 +263,30 @@ async def test_merging_a_missing_entity_is_a_not_found_user_error(client: httpx.
     target = str(await db.fetchval("SELECT id FROM entity WHERE name = 'Friedrich Merz'"))
     payload = (await data(client, MERGE, input={"sourceId": "999", "targetId": target}))["mergeEntities"]
     assert payload["userErrors"] == [
-        {"field": ["input", "sourceId"], "message": "No entity with id 999", "code": "NOT_FOUND"}
+        {"field": ["input", "sourceId"], "message": "no entity with id 999", "code": "NOT_FOUND"}
     ]
     into_missing = (await data(client, MERGE, input={"sourceId": target, "targetId": "999"}))["mergeEntities"]
     assert into_missing["userErrors"][0]["field"] == ["input", "targetId"]
     assert into_missing["userErrors"][0]["code"] == "NOT_FOUND"
+
+
+async def test_merging_an_entity_merged_elsewhere_is_a_conflict_user_error(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    await write(db, document("https://example.org/a", quote("One.", MERZ), quote("Two.", STARMER)))
+    await write(db, document("https://example.org/b", quote("Three.", {"name": "Someone Else"})))
+    ids = {r["name"]: str(r["id"]) for r in await db.fetch("SELECT id, name FROM entity")}
+    merz, starmer, other = ids["Friedrich Merz"], ids["Keir Starmer"], ids["Someone Else"]
+    merged = (await data(client, MERGE, input={"sourceId": merz, "targetId": starmer}))["mergeEntities"]
+    assert merged["userErrors"] == []
+    payload = (await data(client, MERGE, input={"sourceId": merz, "targetId": other}))["mergeEntities"]
+    assert payload["userErrors"] == [
+        {
+            "field": ["input", "sourceId"],
+            "message": f"entity {merz} was already merged into {starmer}",
+            "code": "CONFLICT",
+        }
+    ]
 
 
 # -- authorisation -----------------------------------------------------------------------------

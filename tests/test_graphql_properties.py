@@ -49,9 +49,9 @@ from db.migrate import migrate
 from schema.graphql.context import Context
 from schema.graphql.core import core_schema
 from schema.graphql.scalars import to_global_id
-from tests.conftest import TABLES
+from tests.corpus import load_corpus
+from tests.helpers import TABLES, ordered
 from tests.rest_helpers import document, quote, write
-from tests.test_graphql import load_corpus
 
 DIFFERENTIAL = settings(
     max_examples=150,
@@ -322,8 +322,8 @@ async def compiled_and_ordinary(
     body = {"query": query, "variables": variables, "operationName": name}
     answer, _ = await executor.run(db, body, Context(db=db))
     key = (query, name, orjson.dumps(variables, option=orjson.OPT_SORT_KEYS))
-    template = executor.templates.get_or((query, name))  # an item page bound into its IdTemplate
-    compiled = answer if executor.plans.get_or(key) or (template and template.bind(variables)) else None
+    template = executor.templates.get((query, name))  # an item page bound into its IdTemplate
+    compiled = answer if executor.plans.get(key) or (template and template.bind(variables)) else None
     return compiled, await executor.ordinary(query, variables, name, Context(db=db))
 
 
@@ -394,15 +394,6 @@ async def test_texts_that_need_escaping_read_the_same_compiled_and_resolved(app:
     from_source = "SELECT url FROM source WHERE id = (SELECT source_id FROM appearance WHERE claim_id = $1)"
     stored = await db.fetchval(from_source, claim_id)
     assert source["url"] == stored and '"' in stored
-
-
-def ordered(value: Any) -> Any:
-    """JSON with its objects as lists of pairs: the order of keys counts too."""
-    if isinstance(value, dict):
-        return [(k, ordered(v)) for k, v in value.items()]
-    if isinstance(value, list):
-        return [ordered(v) for v in value]
-    return value
 
 
 # -- schemathesis over /graphql, from the SDL, with introspection off --------------------------------

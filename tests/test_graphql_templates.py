@@ -19,7 +19,7 @@ from db.database import Database
 from db.demo_data import load_demo
 from schema.graphql.context import Context
 from schema.graphql.scalars import to_global_id
-from tests.test_graphql_properties import ordered
+from tests.helpers import ordered
 
 CLAIM = """query Claim($id: ID!) {
   claim(id: $id) {
@@ -68,13 +68,13 @@ async def test_every_id_gets_the_answer_compiled_from_scratch(app: FastAPI, db: 
             TWO: {"c": to_global_id("Claim", claim_id), "e": to_global_id("Entity", entity_id)},
             SOURCE: {"s": to_global_id("Source", source_id)},
         }[query]
-        template = executor.templates.get_or((query, None))
+        template = executor.templates.get((query, None))
         used += isinstance(template, IdTemplate) and template.bind(variables) is not None
         got = await answer(executor, db, query, variables)
         assert got == await answer(fresh(app), db, query, variables), variables
         ordinary = await executor.ordinary(query, variables, None, Context(db=db))
         assert ordered(orjson.loads(got[:-4])) == ordered(orjson.loads(ordinary))  # the same values, keys in order
-    assert isinstance(executor.templates.get_or((query, None)), IdTemplate)
+    assert isinstance(executor.templates.get((query, None)), IdTemplate)
     assert used == len(cases) - 1  # every request after the first was bound into the template
 
 
@@ -107,7 +107,7 @@ async def test_what_the_template_does_not_take_gets_the_full_path_answer(
     await load_demo(db)
     executor: Executor = app.state.graphql
     await answer(executor, db, CLAIM, {"id": to_global_id("Claim", 2)})
-    template = executor.templates.get_or((CLAIM, None))
+    template = executor.templates.get((CLAIM, None))
     assert isinstance(template, IdTemplate)
     if isinstance(variables, dict):
         assert template.bind(variables) is None
@@ -132,4 +132,4 @@ async def test_other_shapes_get_no_template(app: FastAPI, db: Database, query: s
     variables = {"id": to_global_id("Claim", 1), "n": 2, "yes": True}
     names = [n for n in ("id", "n", "yes") if f"${n}:" in query]
     await answer(executor, db, query, {n: variables[n] for n in names})
-    assert not executor.templates.get_or((query, None))
+    assert not executor.templates.get((query, None))

@@ -24,7 +24,7 @@ from api.app import create_app
 from api.settings import Settings
 from db.database import Database
 from db.keys import create_key
-from tests.conftest import TABLES as ALL_TABLES
+from tests.helpers import TABLES as ALL_TABLES
 from tests.rest_helpers import MERZ, demo, document, quote
 
 TABLES = (

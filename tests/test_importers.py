@@ -24,7 +24,7 @@ from api.importers.quotebank import python_list
 from db import sources as store
 from db.database import Database, DatabaseUnavailable
 from db.demo_data import load_demo
-from tests.conftest import DATA_TABLES
+from tests.helpers import DATA_TABLES
 
 ROWS = 100  # per ClaimsKG topic file
 

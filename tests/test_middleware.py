@@ -21,7 +21,7 @@ from api.settings import Settings
 from api.steps import Deadlines
 from db.database import Database
 from db.keys import create_key
-from tests.test_auth import add_guarded_routes, assert_problem, serve
+from tests.helpers import add_guarded_routes, assert_problem, serve
 
 SECURITY = {
     "x-content-type-options": "nosniff",

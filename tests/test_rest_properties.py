@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from db.database import Database
-from tests.conftest import DATA_TABLES
+from tests.helpers import DATA_TABLES
 from tests.rest_helpers import document, quote, write
 
 PROPERTY = settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -7,7 +7,7 @@ import orjson
 
 from db.database import Database
 from schema.sources import ImportReport, SourcePage, SourcePublic, SourceWritten, TopicPage
-from tests.conftest import DATA_TABLES
+from tests.helpers import DATA_TABLES
 from tests.rest_helpers import MERZ, REUTERS, STARMER, demo, document, quote, write
 
 

@@ -25,7 +25,7 @@ from db.database import Database
 from db.demo_data import load_demo
 from db.keys import create_key
 from tests import st_hooks  # noqa: F401  (registers the NDJSON serializer and the cursor filter)
-from tests.conftest import DATA_TABLES, TABLES
+from tests.helpers import DATA_TABLES, TABLES
 
 CONFIG = Path(__file__).resolve().parents[1] / "scripts" / "schemathesis.toml"
 SETTINGS = Settings(load_demo=False, rate_limit_per_minute=0, database_url="postgresql://unused")

@@ -12,7 +12,7 @@ from db.database import Database
 from db.documents import DocumentError, write_source_document
 from db.migrate import migrate
 from schema.documents import SourceDocument
-from tests.conftest import with_database
+from tests.helpers import with_database
 
 MERZ = {"name": "Friedrich Merz", "kind": "person", "aliases": ["Merz", "German Chancellor Friedrich Merz"]}
 
@@ -227,8 +227,8 @@ async def test_a_claim_is_first_reported_by_its_earliest_source(db: Database) ->
     assert await db.fetchval(first_reported, unreported.claims[0].id) is None
 
 
-async def test_a_documents_plain_names_resolve_in_one_round_trip_as_they_would_one_by_one(db: Database) -> None:
-    from db import documents
+async def test_a_documents_names_are_looked_up_in_one_round_trip_and_created_in_another(db: Database) -> None:
+    from db import writes
 
     merz = (await write_source_document(db, doc("https://tass.example/m", quote("Hello.")))).claims[0].id
     merz_entity = await db.fetchval("SELECT entity_id FROM claim_speaker WHERE claim_id = $1", merz)
@@ -245,8 +245,9 @@ async def test_a_documents_plain_names_resolve_in_one_round_trip_as_they_would_o
         ),
     )
 
-    assert statements.count(documents.RESOLVE_MANY_BY_NAMES) == 1
-    assert documents.RESOLVE_BY_NAMES not in statements
+    assert statements.count(writes.ALIAS_CANDIDATES) == 1
+    assert statements.count(writes.INSERT_ENTITIES) == 1
+    assert writes.ENTITIES_BY_ID not in statements and writes.ENTITIES_BY_EXTERNAL_ID not in statements
     assert result.entities_created == 3  # "merz" is Friedrich Merz
     speakers = [
         await db.fetchval("SELECT entity_id FROM claim_speaker WHERE claim_id = $1", c.id) for c in result.claims
@@ -263,10 +264,6 @@ async def test_a_documents_plain_names_resolve_in_one_round_trip_as_they_would_o
 
 
 async def test_names_a_document_shares_between_references_resolve_one_by_one_to_one_entity(db: Database) -> None:
-    from db import documents
-
-    statements: list[str] = []
-    db.statement_listeners.append(statements.append)
     result = await write_source_document(
         db,
         doc(
@@ -275,7 +272,6 @@ async def test_names_a_document_shares_between_references_resolve_one_by_one_to_
             quote("So do treaties.", MERZ),  # Friedrich Merz, also known as "Merz"
         ),
     )
-    assert documents.RESOLVE_MANY_BY_NAMES not in statements
     speakers = {
         await db.fetchval("SELECT entity_id FROM claim_speaker WHERE claim_id = $1", c.id) for c in result.claims
     }

@@ -12,11 +12,11 @@ compiling again (a new id almost never hits the per-variables cache).
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
+from cachetools import LRUCache
 from graphql import (
     ArgumentNode,
     DocumentNode,
@@ -53,25 +53,6 @@ log = logging.getLogger("claims.graphql")
 
 DEFAULT_CONNECTION_SIZE = 20
 LIST_WEIGHT = 5  # what an unpaginated list (speakers, appearances…) is assumed to hold, for cost
-
-
-class LRU(OrderedDict[Any, Any]):
-    """A small least-recently-used cache."""
-
-    def __init__(self, size: int) -> None:
-        super().__init__()
-        self.size = size
-
-    def get_or(self, key: Any) -> Any:
-        value = self.get(key)
-        if value is not None:
-            self.move_to_end(key)
-        return value
-
-    def put(self, key: Any, value: Any) -> None:
-        self[key] = value
-        if len(self) > self.size:
-            self.popitem(last=False)
 
 
 @dataclass
@@ -123,11 +104,11 @@ class Executor:
         self.schema = schema
         self.gql = core_schema(schema)
         self.settings = settings
-        self.documents = LRU(1000)
-        self.plans = LRU(2000)
-        self.skeletons = LRU(1000)
-        self.costs = LRU(2000)
-        self.templates = LRU(1000)  # (query, operation name) → IdTemplate, or False: not that shape
+        self.documents: LRUCache[Any, Any] = LRUCache(1000)
+        self.plans: LRUCache[Any, Any] = LRUCache(2000)
+        self.skeletons: LRUCache[Any, Any] = LRUCache(1000)
+        self.costs: LRUCache[Any, Any] = LRUCache(2000)
+        self.templates: LRUCache[Any, Any] = LRUCache(1000)  # (query, operation) → IdTemplate or False
         self.rules = list(specified_rules)
         if not settings.graphql_introspection:
             self.rules.append(NoSchemaIntrospectionCustomRule)
@@ -135,10 +116,10 @@ class Executor:
     # -- preparing -----------------------------------------------------------------------
 
     def prepare(self, query: str) -> Prepared:
-        cached: Prepared | None = self.documents.get_or(query)
+        cached: Prepared | None = self.documents.get(query)
         if cached is None:
             cached = self._prepare(query)
-            self.documents.put(query, cached)
+            self.documents[query] = cached
         return cached
 
     def _prepare(self, query: str) -> Prepared:
@@ -190,7 +171,7 @@ class Executor:
             return _errors([_error("`variables` must be an object", "BAD_REQUEST")]), 400
         if operation_name is not None and not isinstance(operation_name, str):
             return _errors([_error("`operationName` must be a string", "BAD_REQUEST")]), 400
-        template = self.templates.get_or((query, operation_name))
+        template = self.templates.get((query, operation_name))
         if template:  # an item page: the same statement for every id
             plan = template.bind(variables)
             if plan is not None:
@@ -199,7 +180,7 @@ class Executor:
             key = (query, operation_name, orjson.dumps(variables, option=orjson.OPT_SORT_KEYS))
         except orjson.JSONEncodeError:  # nested past orjson's 254 levels: no input here is that deep
             return _errors([_error("`variables` are nested too deeply", "BAD_REQUEST")]), 400
-        plan = self.plans.get_or(key)
+        plan = self.plans.get(key)
         if plan:  # seen before with these very variables: validated, within limits, compiled
             return await self.answer(db, plan, body, context), 200
         prepared = self.prepare(query)
@@ -216,10 +197,10 @@ class Executor:
         if isinstance(coerced, list):
             return _errors([_error(e.message, "BAD_USER_INPUT") for e in coerced]), 200
         cost_key = (query, operation_name, *(coerced.coerced.get(v) for v in prepared.size_variables))
-        cost = self.costs.get_or(cost_key)
+        cost = self.costs.get(cost_key)
         if cost is None:
             cost = _cost(operation.selection_set, prepared.fragments, coerced.coerced)
-            self.costs.put(cost_key, cost)
+            self.costs[cost_key] = cost
         if cost > self.settings.graphql_max_cost:
             message = (
                 f"query cost {cost} exceeds the limit of {self.settings.graphql_max_cost} "
@@ -228,11 +209,11 @@ class Executor:
             return _errors([_error(message, "COST_LIMIT")]), 200
         if operation.operation == OperationType.QUERY and plan is None:
             plan = self.compile(prepared, operation, operation_name, query, coerced)
-            self.plans.put(key, plan)
+            self.plans[key] = plan
             if isinstance(plan, Statement):
                 if template is None:
                     template = self.id_template(prepared, operation, operation_name, query)
-                    self.templates.put((query, operation_name), template or False)
+                    self.templates[(query, operation_name)] = template or False
                 return await self.answer(db, plan, body, context), 200
         return await self.ordinary(query, variables, operation_name, context), 200
 
@@ -253,10 +234,10 @@ class Executor:
         directives = tuple(orjson.dumps(coerced.coerced.get(v)) for v in sorted(prepared.directive_variables))
         skel_key = (query, operation_name, directives)
         try:
-            skeleton = self.skeletons.get_or(skel_key)
+            skeleton = self.skeletons.get(skel_key)
             if skeleton is None:
                 skeleton = planner.skeleton()
-                self.skeletons.put(skel_key, skeleton)
+                self.skeletons[skel_key] = skeleton
             return compile_query(planner.plan(skeleton))
         except NotCompilable as exc:
             log.debug("not compiled: %s", exc)

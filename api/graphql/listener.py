@@ -15,11 +15,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import deque
 from collections.abc import Iterator
 from typing import Any
 
 import asyncpg
+from cachetools import FIFOCache
 from fastapi import FastAPI
 
 from db import subscriptions as store
@@ -56,8 +56,7 @@ class ClaimListener:
         self._subscribers: set[asyncio.Queue[int]] = set()
         self._task: asyncio.Task[None] | None = None
         self._high_water: int | None = None  # highest claim id delivered (None: not connected yet)
-        self._recent: deque[int] = deque(maxlen=RECENT)
-        self._recent_set: set[int] = set()
+        self._recent: FIFOCache[int, None] = FIFOCache(RECENT)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -93,12 +92,9 @@ class ClaimListener:
 
     def publish(self, claim_id: int) -> None:
         """Hand ``claim_id`` to every subscriber once; a full queue drops it (and says so)."""
-        if claim_id in self._recent_set:
+        if claim_id in self._recent:
             return
-        if len(self._recent) == self._recent.maxlen:
-            self._recent_set.discard(self._recent[0])
-        self._recent.append(claim_id)
-        self._recent_set.add(claim_id)
+        self._recent[claim_id] = None
         self._high_water = max(self._high_water or 0, claim_id)
         for queue in list(self._subscribers):
             try:

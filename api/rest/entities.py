@@ -178,6 +178,15 @@ async def list_entity_mentions(
     return await _entity_claims(request, "mention", entity_id, query, db, settings.public_url)
 
 
+def merge_problem(exc: store.MergeRefused) -> Problem:
+    """A refused merge in REST's words: the path's entity is 404 or 409, ``into`` a 422 field error."""
+    if isinstance(exc, store.EntityNotFound) and not exc.survivor:
+        return Problem(404, f"No entity with id {exc.entity_id}.")
+    if isinstance(exc, store.AlreadyMerged):
+        return Problem(409, f"Entity {exc.entity_id} was already merged into {exc.merged_into}.")
+    return field_problem("body.into", str(exc))
+
+
 @router.post(
     "/{entity_id}/merge",
     operation_id="mergeEntity",
@@ -193,10 +202,8 @@ async def merge_entity(entity_id: EntityId, body: EntityMerge, db: DbDep, caller
     to the survivor. Needs the `admin` scope; merging again into the same survivor is a no-op."""
     try:
         survivor = await store.merge_entity(db, entity_id, body.into)
-    except store.MergeError as exc:
-        if exc.status == 422:
-            raise field_problem(exc.field, exc.message) from exc
-        raise Problem(exc.status, exc.message) from exc
+    except store.MergeRefused as exc:
+        raise merge_problem(exc) from exc
     doc = await store.get_entity(db, survivor)
     assert doc is not None
     return Response(doc.body, media_type=JSON, headers={"Cache-Control": NO_STORE})

@@ -10,7 +10,6 @@ mergeEntities.
 
 from __future__ import annotations
 
-import inspect
 import re
 from enum import Enum
 from typing import Any
@@ -112,44 +111,24 @@ def row_id(value: str, type_name: str, field: list[str]) -> int:
 # -- authorisation -----------------------------------------------------------------------------
 
 
-def _auth_error(status: int, message: str) -> GraphQLError:
-    code = {401: "UNAUTHENTICATED", 403: "FORBIDDEN", 429: "RATE_LIMITED"}.get(status, "UNAUTHENTICATED")
+def _auth_error(code: str, message: str) -> GraphQLError:
     return GraphQLError(message, extensions={"code": code})
 
 
-async def _caller(info: Info) -> Any:
-    """The caller: from the HTTP layer, else from the request's headers; None when keys are not checked."""
-    if info.context.caller is not None:
-        return info.context.caller
-    from api import auth  # the HTTP layer's key check; imported late: schema/ does not depend on api/ otherwise
-
-    resolve = getattr(auth, "caller_from_headers", None)
-    request = info.context.request
-    if resolve is None or request is None:
-        return None  # no key check in this build yet: everyone may write, as api.auth.require does
-    from api.errors import Problem
-
-    client = request.client.host if getattr(request, "client", None) else ""
-    try:
-        found = resolve(request.app.state, request.headers, client)
-        if inspect.isawaitable(found):
-            found = await found
-    except Problem as exc:
-        raise _auth_error(exc.status, exc.detail) from exc
-    info.context.caller = found
-    return found
-
-
 async def authorize(info: Info, scope: str) -> Any:
-    """The caller, if it holds ``scope``; else a top-level UNAUTHENTICATED / FORBIDDEN error."""
-    caller = await _caller(info)
-    if caller is None:
-        return None
-    if scope not in caller.scopes:
-        if caller.key_id is None:
-            raise _auth_error(401, f"This mutation needs an API key with the `{scope}` scope (header X-API-Key).")
-        raise _auth_error(403, f"This API key lacks the `{scope}` scope this mutation needs.")
-    return caller
+    """The caller, if it holds ``scope``; else a top-level UNAUTHENTICATED / FORBIDDEN error.
+
+    The API layer identifies the caller (its key) before any resolver runs and puts it in the
+    context; a context without one may not write.
+    """
+    caller = info.context.caller
+    if caller is not None and scope in caller.scopes:
+        return caller
+    if caller is None or caller.key_id is None:
+        raise _auth_error(
+            "UNAUTHENTICATED", f"This mutation needs an API key with the `{scope}` scope (header X-API-Key)."
+        )
+    raise _auth_error("FORBIDDEN", f"This API key lacks the `{scope}` scope this mutation needs.")
 
 
 def fresh(info: Info) -> Loaders:
@@ -392,7 +371,14 @@ class MergeEntitiesPayload:
     user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
-MERGE_FIELDS = {"path.entity_id": "sourceId", "body.into": "targetId"}
+def _merge_error(exc: entity_store.MergeRefused) -> UserError:
+    """A refused merge as a user error on ``sourceId`` (the duplicate) or ``targetId`` (the survivor)."""
+    if isinstance(exc, entity_store.EntityNotFound):
+        field = "targetId" if exc.survivor else "sourceId"
+        return user_error(["input", field], str(exc), UserErrorCode.NOT_FOUND)
+    if isinstance(exc, entity_store.AlreadyMerged):
+        return user_error(["input", "sourceId"], str(exc), UserErrorCode.CONFLICT)
+    return user_error(["input", "targetId"], str(exc))
 
 
 async def _merge_entities(info: Info, data: MergeEntitiesInput) -> MergeEntitiesPayload:
@@ -400,12 +386,8 @@ async def _merge_entities(info: Info, data: MergeEntitiesInput) -> MergeEntities
     into = row_id(data.target_id, "Entity", ["input", "targetId"])
     try:
         survivor = await entity_store.merge_entity(info.context.db, duplicate, into)
-    except entity_store.MergeError as exc:
-        code = {404: UserErrorCode.NOT_FOUND, 409: UserErrorCode.CONFLICT}.get(exc.status, UserErrorCode.INVALID)
-        if exc.message.lower().startswith("no entity"):
-            code = UserErrorCode.NOT_FOUND
-        field = ["input", MERGE_FIELDS.get(exc.field, "sourceId")]
-        raise Rejected(user_error(field, exc.message.rstrip("."), code)) from exc
+    except entity_store.MergeRefused as exc:
+        raise Rejected(_merge_error(exc)) from exc
     row = await fresh(info).entities.load(survivor)
     return MergeEntitiesPayload(
         entity=Entity.of(row) if row is not None else None, merged_entity_id=to_global_id("Entity", duplicate)

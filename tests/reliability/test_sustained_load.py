@@ -168,6 +168,7 @@ def workers_rss(pids: list[int]) -> dict[int, int]:
 
 
 @pytest.mark.soak
+@pytest.mark.load
 async def test_mixed_load_on_two_workers_answers_without_error_and_memory_stays_flat(
     db: Database, server_dsn: str
 ) -> None:
