@@ -91,6 +91,28 @@ def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
     return body
 
 
+# -- talking to /graphql ---------------------------------------------------------------------------
+
+
+async def gql(http: httpx.AsyncClient, query: str, **variables: Any) -> Any:
+    """POST a document; the whole response body (data and errors)."""
+    response = await http.post("/graphql", json={"query": query, "variables": variables})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def data(http: httpx.AsyncClient, query: str, **variables: Any) -> Any:
+    """POST a document that must succeed; its data."""
+    body = await gql(http, query, **variables)
+    assert "errors" not in body, body
+    return body["data"]
+
+
+def messages(body: dict[str, Any]) -> list[str]:
+    """The messages of a response's top-level errors."""
+    return [e["message"] for e in body.get("errors", [])]
+
+
 # -- documents for `claims load` -------------------------------------------------------------------
 
 

@@ -25,27 +25,9 @@ from db.database import Database
 from db.demo_data import load_demo
 from schema.graphql.context import Context
 from tests.corpus import load_corpus
-from tests.helpers import TABLES, with_database
+from tests.helpers import TABLES, data, gql, messages, with_database
 
 # -- talking to /graphql ---------------------------------------------------------------------------
-
-
-async def gql(http: httpx.AsyncClient, query: str, **variables: Any) -> Any:
-    """POST a document; the whole response body (data and errors)."""
-    response = await http.post("/graphql", json={"query": query, "variables": variables})
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-async def data(http: httpx.AsyncClient, query: str, **variables: Any) -> Any:
-    """POST a document that must succeed; its data."""
-    body = await gql(http, query, **variables)
-    assert "errors" not in body, body
-    return body["data"]
-
-
-def messages(body: dict[str, Any]) -> list[str]:
-    return [e["message"] for e in body.get("errors", [])]
 
 
 def when(text: str | None) -> datetime | None:

@@ -11,7 +11,7 @@ import pytest
 
 from db.database import Database
 from db.demo_data import load_demo
-from tests.test_graphql import gql, messages
+from tests.helpers import gql, messages
 
 UNICODE_DIGITS = ["¹", "②", "①", "٣", "3²", "१२"]
 
