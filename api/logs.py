@@ -227,7 +227,10 @@ def access_log(
     access.handle(record)
 
 
-_template: dict[str, Any] = {}
+@functools.lru_cache(maxsize=1)
+def _template(pid: int) -> dict[str, Any]:
+    """The fields of an access record made the usual way in process ``pid`` (a fork makes its own)."""
+    return vars(logging.LogRecord(access.name, logging.INFO, __file__, 0, "%s %s %d", (), None))
 
 
 def _access_record() -> logging.LogRecord:
@@ -237,13 +240,11 @@ def _access_record() -> logging.LogRecord:
     for every record; those never change for this line (it is always written from the event
     loop's thread), so copying them saves most of the record's cost.
     """
-    if _template.get("process") != os.getpid():
-        _template.clear()
-        _template.update(vars(logging.LogRecord(access.name, logging.INFO, __file__, 0, "%s %s %d", (), None)))
+    template = _template(os.getpid())
     record = logging.LogRecord.__new__(logging.LogRecord)
-    record.__dict__.update(_template)
+    record.__dict__.update(template)
     now = time.time()
     record.created = now
     record.msecs = (now - int(now)) * 1000
-    record.relativeCreated = _template["relativeCreated"] + (now - _template["created"]) * 1000
+    record.relativeCreated = template["relativeCreated"] + (now - template["created"]) * 1000
     return record

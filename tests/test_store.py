@@ -276,3 +276,30 @@ async def test_names_a_document_shares_between_references_resolve_one_by_one_to_
         await db.fetchval("SELECT entity_id FROM claim_speaker WHERE claim_id = $1", c.id) for c in result.claims
     }
     assert len(speakers) == 1
+
+
+async def test_a_reference_finds_what_an_earlier_reference_of_the_same_document_added(db: Database) -> None:
+    starmer = await write_source_document(db, doc("https://a.example/s", quote("Hi.", {"name": "Keir Starmer"})))
+    starmer_id = await db.fetchval("SELECT entity_id FROM claim_speaker WHERE claim_id = $1", starmer.claims[0].id)
+    merz = {**MERZ, "external_ids": {"wikidata": "Q2514"}, "roles": [{"title": "Chancellor of Germany"}]}
+    result = await write_source_document(
+        db,
+        doc(
+            "https://b.example/1",
+            quote("Created with its id.", merz),
+            quote("Found by that id.", {"external_ids": {"wikidata": "Q2514"}}),
+            quote("Given a new alias.", {"id": starmer_id, "aliases": ["Sir Keir"]}),
+            quote("Found by it.", {"name": "sir keir", "kind": "person"}),
+        ),
+    )
+    speakers = [
+        await db.fetchval("SELECT entity_id FROM claim_speaker WHERE claim_id = $1", c.id) for c in result.claims
+    ]
+    assert speakers[0] == speakers[1] and speakers[2] == speakers[3] == starmer_id
+    assert result.entities_created == 1
+    assert await db.fetchval("SELECT entity_id FROM entity_external_id WHERE value = 'Q2514'") == speakers[0]
+    assert (
+        await db.fetchval("SELECT title FROM entity_role WHERE entity_id = $1", speakers[0]) == "Chancellor of Germany"
+    )
+    again = await write_source_document(db, doc("https://b.example/1", quote("Found by it.", {"name": "Sir Keir"})))
+    assert not again.changed
