@@ -49,3 +49,27 @@ async def write(db: Database, doc: dict[str, Any]) -> WriteResult:
 async def demo(db: Database) -> None:
     """Load the demo article."""
     await load_demo(db)
+
+
+ENUMS = {"kind", "role", "said_at_precision"}
+
+
+def graphql_input(value: Any) -> Any:
+    """A REST body (snake_case, lower-case enums, external ids as a map) as GraphQL's typed input."""
+    if isinstance(value, list):
+        return [graphql_input(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    out: dict[str, Any] = {}
+    for key, item in value.items():
+        head, *rest = key.split("_")
+        name = head + "".join(part.title() for part in rest)
+        if key == "external_ids":
+            out[name] = [{"scheme": k, "value": v} for k, v in item.items()]
+        elif key in ENUMS and isinstance(item, str):
+            out[name] = item.upper()
+        elif key in ("id", "claim_id") and isinstance(item, int):
+            out[name] = str(item)
+        else:
+            out[name] = graphql_input(item)
+    return out

@@ -5,12 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import pytest
 
 from db.database import Database
-from tests.rest_helpers import MERZ, STARMER, document, quote, write
+from schema.graphql.inputs import camel
+from schema.graphql.mutations import path_of
+from tests.rest_helpers import MERZ, STARMER, document, graphql_input, quote, write
 
 IMPORT = """
-mutation($doc: JSON!) {
+mutation($doc: SourceDocumentInput!) {
   importSource(input: {document: $doc}) {
     created
     source { id title publisher { name } }
@@ -45,7 +48,9 @@ mutation($input: MergeEntitiesInput!) {
 
 
 async def gql(client: httpx.AsyncClient, query: str, headers: dict[str, str] | None = None, **variables: Any) -> Any:
-    response = await client.post("/graphql", json={"query": query, "variables": variables}, headers=headers or {})
+    """POST ``query``; variables in REST's shape (snake_case…) are sent as GraphQL's typed inputs."""
+    body = {"query": query, "variables": graphql_input(variables)}
+    response = await client.post("/graphql", json=body, headers=headers or {})
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -116,9 +121,16 @@ async def test_a_document_naming_a_missing_entity_id_is_a_not_found_user_error(
     assert await counts(db) == (0, 0, 0)  # the first claim was rolled back with the rest
 
 
-async def test_a_document_that_is_not_an_object_is_a_user_error(client: httpx.AsyncClient) -> None:
-    payload = (await data(client, IMPORT, doc=[1, 2]))["importSource"]
-    assert payload["userErrors"][0]["field"] == ["input", "document"]
+async def test_a_document_missing_what_its_type_requires_is_refused_before_anything_runs(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    doc = document("https://example.org/a", quote("Fine."))
+    del doc["claims"][0]["content"]
+    body = await gql(client, IMPORT, doc=doc)
+    assert body.get("data") is None
+    message = body["errors"][0]["message"]
+    assert "'$doc'" in message and "at .claims[0]" in message and "required field 'content'" in message
+    assert await counts(db) == (0, 0, 0)
 
 
 # -- createClaim -------------------------------------------------------------------------------
@@ -138,15 +150,101 @@ async def test_creating_a_claim_in_a_known_source_and_again_changes_nothing(
 
 
 async def test_creating_a_claim_with_a_bad_claim_or_source_is_a_user_error(client: httpx.AsyncClient) -> None:
-    bad_claim = (await data(client, CREATE, input={"sourceId": "1", "claim": {"content": "x"}}))["createClaim"]
-    assert bad_claim["claim"] is None
-    assert bad_claim["userErrors"][0]["field"] == ["input", "sourceId"]
-    assert bad_claim["userErrors"][0]["code"] == "NOT_FOUND"
+    speaker = [{"entity": STARMER}]
+    missing = await data(client, CREATE, input={"sourceId": "1", "claim": {"content": "x", "speakers": speaker}})
+    assert missing["createClaim"]["claim"] is None
+    assert missing["createClaim"]["userErrors"][0]["field"] == ["input", "sourceId"]
+    assert missing["createClaim"]["userErrors"][0]["code"] == "NOT_FOUND"
     source = {"kind": "news_article", "url": "https://example.org/b"}
-    no_speakers = (await data(client, CREATE, input={"source": source, "claim": {"content": "x"}}))["createClaim"]
-    assert no_speakers["userErrors"][0]["field"] == ["input", "claim", "speakers"]
-    both = (await data(client, CREATE, input={"source": source, "sourceId": "1", "claim": {}}))["createClaim"]
+    no_speakers = await data(client, CREATE, input={"source": source, "claim": {"content": "x", "speakers": []}})
+    assert no_speakers["createClaim"]["userErrors"][0]["field"] == ["input", "claim", "speakers"]
+    claim = {"content": "x", "speakers": speaker}
+    both = (await data(client, CREATE, input={"source": source, "sourceId": "1", "claim": claim}))["createClaim"]
     assert both["userErrors"][0]["field"] == ["input"]
+    no_title = {"kind": "news_article", "publisher": {"name": "Nobody"}}
+    untitled = (await data(client, CREATE, input={"source": no_title, "claim": claim}))["createClaim"]
+    assert untitled["userErrors"] == [
+        {"field": ["input", "source"], "message": "Value error, a source needs a url or a title", "code": "INVALID"}
+    ]
+
+
+# -- typed inputs: REST's rules, REST's paths -------------------------------------------------------
+
+FAULTS: dict[str, Any] = {
+    "a blank claim": quote("   "),
+    "a claim said in 2056": quote("Later.", said_at="2056-01-01"),
+    "a date that is a number": quote("When?", said_at="20251125"),
+    "a language that is not one": quote("Hello.", language="not a language"),
+    "a precision without a date": quote("When?", said_at=None, said_at_precision="day"),
+    "a topic that is no slug": quote("Topics.", topics=["Not A Slug"]),
+    "a nameless speaker": quote("Who?", {"kind": "person"}),
+    "a bad wikidata id": quote("Who?", {"name": "Someone", "external_ids": {"wikidata": "X1"}}),
+    "a role ending before it starts": quote(
+        "Who?", {"name": "Someone", "roles": [{"title": "Mayor", "start": "2020-01-02", "end": "2020-01-01"}]}
+    ),
+    "a span ending before it starts": quote("Where?", appearance={"quote": "Where?", "span": [5, 2]}),
+    "a cited source without url or title": quote(
+        "Cited.", appearance={"quote": "x", "cited_source": {"kind": "other"}}
+    ),
+    "a relation to two claims": quote("Related.", relations=[{"kind": "repeats", "claim_id": 1, "claim_index": 0}]),
+}
+
+
+@pytest.mark.parametrize("fault", list(FAULTS))
+async def test_a_typed_input_breaks_the_same_rule_at_the_same_path_as_over_rest(
+    fault: str, client: httpx.AsyncClient, db: Database
+) -> None:
+    doc = document("https://example.org/a", quote("Fine."), FAULTS[fault])
+    rest = await client.post("/v1/sources", json=doc)
+    assert rest.status_code == 422, rest.text
+    expected = [
+        (["input", "document", *[camel(p) for p in path_of(e["field"].removeprefix("body."))]], e["message"])
+        for e in rest.json()["errors"]
+    ]
+    payload = (await data(client, IMPORT, doc=doc))["importSource"]
+    assert [(e["field"], e["message"]) for e in payload["userErrors"]] == expected
+    assert payload["source"] is None and await counts(db) == (0, 0, 0)
+
+
+async def test_external_ids_are_named_by_their_position_in_the_list(client: httpx.AsyncClient, db: Database) -> None:
+    someone = {"name": "Someone", "external_ids": {"wikidata": "Q1", "Bad Scheme": "x"}}
+    payload = await data(client, IMPORT, doc=document("https://example.org/a", quote("Who?", someone)))
+    fields = [e["field"] for e in payload["importSource"]["userErrors"]]
+    assert fields == [["input", "document", "claims", "0", "speakers", "0", "entity", "externalIds", "1", "scheme"]]
+    twice = {"name": "Someone", "kind": "person"}
+    doc = graphql_input(document("https://example.org/a", quote("Who?", twice)))
+    doc["claims"][0]["speakers"][0]["entity"]["externalIds"] = [
+        {"scheme": "wikidata", "value": "Q1"},
+        {"scheme": "wikidata", "value": "Q2"},
+    ]
+    body = await client.post("/graphql", json={"query": IMPORT, "variables": {"doc": doc}})
+    errors = body.json()["data"]["importSource"]["userErrors"]
+    assert errors == [
+        {
+            "field": ["input", "document", "claims", "0", "speakers", "0", "entity", "externalIds", "1", "scheme"],
+            "message": "'wikidata' is given twice",
+            "code": "INVALID",
+        }
+    ]
+    assert await counts(db) == (0, 0, 0)
+
+
+async def test_a_date_keeps_day_precision_and_a_date_time_is_an_instant(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    written = await write(db, document("https://example.org/a", quote("Original wording.")))
+    claim_id = str(written.claims[0].id)
+    read = "query($id: ID!) { claim(id: $id) { saidAt saidAtPrecision } }"
+    await data(client, UPDATE, input={"id": claim_id, "said_at": "2025-11-20"})
+    assert (await data(client, read, id=claim_id))["claim"]["saidAtPrecision"] == "DAY"
+    await data(client, UPDATE, input={"id": claim_id, "said_at": "2025-11-20T10:00:00Z"})
+    assert (await data(client, read, id=claim_id))["claim"] == {
+        "saidAt": "2025-11-20T10:00:00+00:00",
+        "saidAtPrecision": "INSTANT",
+    }
+    claim = {"content": "New.", "speakers": [{"entity": STARMER}], "said_at": "2025-11-21"}
+    created = (await data(client, CREATE, input={"sourceId": str(written.source_id), "claim": claim}))["createClaim"]
+    assert (await data(client, read, id=created["claim"]["id"]))["claim"]["saidAtPrecision"] == "DAY"
 
 
 # -- updateClaim -------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from api.settings import Settings
 from db.database import Database
 from db.keys import create_key
 from tests.helpers import TABLES as ALL_TABLES
-from tests.rest_helpers import MERZ, demo, document, quote
+from tests.rest_helpers import MERZ, demo, document, graphql_input, quote
 
 TABLES = (
     "entity",
@@ -561,6 +561,9 @@ def fragment_chain(n: int) -> str:
     return "{ ...F0 } " + " ".join(parts)
 
 
+IMPORT_DOCUMENT = """mutation($d: SourceDocumentInput!) {
+  importSource(input: {document: $d}) { created userErrors { field message } }
+}"""
 GRAPHQL_CASES: dict[str, dict[str, Any] | bytes] = {
     "an alias bomb": {"query": alias_bomb(500)},
     "an alias bomb within tokens": {"query": alias_bomb(40)},
@@ -686,24 +689,24 @@ GRAPHQL_CASES: dict[str, dict[str, Any] | bytes] = {
         "variables": {"d": "0000-01-01"},
     },
     "a mutation writing a 2056 claim": {
-        "query": "mutation($d: JSON!) { importSource(input: {document: $d}) { created userErrors { field message } } }",
-        "variables": {"d": with_claim(said_at="2056-01-01")},
+        "query": IMPORT_DOCUMENT,
+        "variables": {"d": graphql_input(with_claim(said_at="2056-01-01"))},
     },
     "a mutation writing year 0": {
-        "query": "mutation($d: JSON!) { importSource(input: {document: $d}) { created userErrors { field message } } }",
-        "variables": {"d": good_doc(published_at="0000-01-01")},
+        "query": IMPORT_DOCUMENT,
+        "variables": {"d": graphql_input(good_doc(published_at="0000-01-01"))},
     },
     "a mutation writing nested json": {
-        "query": "mutation($d: JSON!) { importSource(input: {document: $d}) { created userErrors { field message } } }",
+        "query": IMPORT_DOCUMENT,
         "variables": {"d": {"source": orjson.loads(b"[" * 500 + b"]" * 500)}},
     },
     "a mutation with an unknown field": {
-        "query": "mutation($d: JSON!) { importSource(input: {document: $d}) { created userErrors { field message } } }",
-        "variables": {"d": {**good_doc(), "sneaky": 1}},
+        "query": IMPORT_DOCUMENT,
+        "variables": {"d": graphql_input({**good_doc(), "sneaky": 1})},
     },
     "a mutation with a nul byte": {
-        "query": "mutation($d: JSON!) { importSource(input: {document: $d}) { created userErrors { field message } } }",
-        "variables": {"d": good_doc(title="\x00")},
+        "query": IMPORT_DOCUMENT,
+        "variables": {"d": graphql_input(good_doc(title="\x00"))},
     },
     "an update to 2056": {
         "query": 'mutation { updateClaim(input: {id: "1", saidAt: "2056-01-01"}) { userErrors { field message } } }'
@@ -715,9 +718,9 @@ GRAPHQL_CASES: dict[str, dict[str, Any] | bytes] = {
         "query": 'mutation { updateClaim(input: {id: "1 OR 1=1", content: "x"}) { userErrors { field message } } }'
     },
     "a createClaim in year 99999": {
-        "query": "mutation($c: JSON!) { "
+        "query": "mutation($c: ClaimInput!) { "
         'createClaim(input: {claim: $c, sourceId: "1"}) { created userErrors { message } } }',
-        "variables": {"c": quote("new", said_at="99999-01-01")},
+        "variables": {"c": graphql_input(quote("new", said_at="99999-01-01"))},
     },
     "an unknown argument": {"query": "{ claims(limit: 5) { totalCount } }"},
     "an unknown field": {"query": "{ claims { secret } }"},

@@ -17,7 +17,6 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError
 from pydantic import ValidationError
-from strawberry.scalars import JSON
 
 from db import claims as claim_store
 from db import entities as entity_store
@@ -27,7 +26,17 @@ from db.mutations import claim_version
 from schema.claims import ClaimUpdate
 from schema.documents import AppearanceIn, ClaimIn, SourceDocument, SourceIn, SourceRef
 from schema.graphql.context import Loaders
-from schema.graphql.scalars import DateTime, from_global_id, to_global_id
+from schema.graphql.inputs import (
+    ISO_DATE,
+    ClaimInput,
+    InputProblems,
+    SourceDocumentInput,
+    SourceRefInput,
+    camel,
+    input_path,
+)
+from schema.graphql.inputs import validated as validated_input
+from schema.graphql.scalars import from_global_id, to_global_id
 from schema.graphql.types import Claim, ClaimKind, DatePrecision, Entity, Info, Source
 
 MAX_USER_ERRORS = 50
@@ -74,21 +83,17 @@ def path_of(dotted: str) -> list[str]:
     return re.findall(r"[^.\[\]]+", dotted)
 
 
-def camel(name: str) -> str:
-    """``"said_at_precision"`` → ``"saidAtPrecision"`` (GraphQL's names for typed input fields)."""
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
+def validation_errors(exc: ValidationError, prefix: list[str]) -> list[UserError]:
+    """pydantic's errors as user errors under ``prefix`` in GraphQL's names, without echoing the input."""
+    return [user_error(input_path(prefix, err.get("loc", ())), err["msg"]) for err in exc.errors()][:MAX_USER_ERRORS]
 
 
-def validation_errors(exc: ValidationError, prefix: list[str], *, camel_case: bool = False) -> list[UserError]:
-    """pydantic's errors as user errors under ``prefix``, without echoing the input back."""
-    out = []
-    for err in exc.errors()[:MAX_USER_ERRORS]:
-        loc = [str(p) for p in err.get("loc", ()) if not (isinstance(p, str) and p.startswith("function-"))]
-        if camel_case:
-            loc = [camel(p) for p in loc]
-        out.append(user_error([*prefix, *loc], str(err.get("msg", "invalid"))))
-    return out
+def validated(model: type[Any], value: Any, prefix: list[str]) -> Any:
+    """A typed input validated by its REST model; else `Rejected` with the problems under ``prefix``."""
+    try:
+        return validated_input(model, value, prefix)
+    except InputProblems as exc:
+        raise Rejected(*[user_error(path, message) for path, message in exc.problems]) from exc
 
 
 def document_error(exc: DocumentError, prefix: list[str]) -> UserError:
@@ -97,7 +102,7 @@ def document_error(exc: DocumentError, prefix: list[str]) -> UserError:
         code = UserErrorCode(exc.code)
     except ValueError:
         code = UserErrorCode.INVALID
-    return user_error([*prefix, *path_of(exc.field)], exc.message, code)
+    return user_error(input_path(prefix, path_of(exc.field)), exc.message, code)
 
 
 def row_id(value: str, type_name: str, field: list[str]) -> int:
@@ -147,10 +152,10 @@ async def claims_of(info: Info, ids: list[int]) -> list[Claim]:
 
 @strawberry.input(description="A source document to write.")
 class ImportSourceInput:
-    document: JSON = strawberry.field(
-        description="The source with its claims, in the shape `POST /v1/sources` takes (snake_case keys): "
-        '`{"source": {"kind": "news_article", "url": …, "publisher": {"name": …}}, "claims": [{"content": …, '
-        '"speakers": [{"entity": {"name": …}}]}]}`.'
+    document: SourceDocumentInput = strawberry.field(
+        description="The source with its claims, as `POST /v1/sources` takes it: "
+        "`{source: {kind: NEWS_ARTICLE, url: …, publisher: {name: …}}, "
+        "claims: [{content: …, speakers: [{entity: {name: …}}]}]}`."
     )
 
 
@@ -177,13 +182,12 @@ async def _written(info: Info, result: WriteResult) -> ImportSourcePayload:
 
 @strawberry.input(description="One claim and the source reporting it: `sourceId` or `source`, not both.")
 class CreateClaimInput:
-    claim: JSON = strawberry.field(
-        description="The claim as in a source document (snake_case keys); its `appearance` defaults to "
-        "its content quoted verbatim."
+    claim: ClaimInput = strawberry.field(
+        description="The claim as in a source document; its `appearance` defaults to its content quoted verbatim."
     )
     source_id: strawberry.ID | None = strawberry.field(default=None, description="An existing source")
-    source: JSON | None = strawberry.field(
-        default=None, description="A source reference: `kind`, `url` or `title`, `publisher`, `published_at`…"
+    source: SourceRefInput | None = strawberry.field(
+        default=None, description="A source reference: `kind`, `url` or `title`, `publisher`, `publishedAt`…"
     )
 
 
@@ -207,10 +211,7 @@ async def _source_of(info: Info, data: CreateClaimInput) -> SourceIn:
         if found is None:
             raise Rejected(user_error(field, f"no source with id {data.source_id}", UserErrorCode.NOT_FOUND))
         return found
-    try:
-        ref = SourceRef.model_validate(data.source)
-    except ValidationError as exc:
-        raise Rejected(*validation_errors(exc, ["input", "source"])) from exc
+    ref = validated(SourceRef, data.source, ["input", "source"])
     return SourceIn.model_validate(ref.model_dump(exclude_unset=True))
 
 
@@ -225,10 +226,7 @@ def _claim_path(path: list[str], by_id: bool) -> list[str]:
 
 async def _create_claim(info: Info, data: CreateClaimInput) -> CreateClaimPayload:
     source = await _source_of(info, data)
-    try:
-        claim = ClaimIn.model_validate(data.claim)
-    except ValidationError as exc:
-        raise Rejected(*validation_errors(exc, ["input", "claim"])) from exc
+    claim = validated(ClaimIn, data.claim, ["input", "claim"])
     if claim.appearance is None:
         claim = claim.model_copy(update={"appearance": AppearanceIn(quote=claim.content)})
     by_id = data.source_id is not None
@@ -266,7 +264,7 @@ class UpdateClaimInput:
     content: str | None = strawberry.field(default=strawberry.UNSET, description="Changes the claim's identity")
     kind: ClaimKind | None = strawberry.UNSET
     language: str | None = strawberry.field(default=strawberry.UNSET, description="BCP 47; null clears")
-    said_at: DateTime | None = strawberry.field(default=strawberry.UNSET, description="null clears")
+    said_at: str | None = strawberry.field(default=strawberry.UNSET, description=f"{ISO_DATE}; null clears")
     said_at_precision: DatePrecision | None = strawberry.UNSET
     topics: list[str] | None = strawberry.field(
         default=strawberry.UNSET, description="Topic slugs, replacing the current ones; null clears"
@@ -293,7 +291,7 @@ def _patch(data: UpdateClaimInput) -> ClaimUpdate:
     try:
         return ClaimUpdate.model_validate(sent)
     except ValidationError as exc:
-        raise Rejected(*validation_errors(exc, ["input"], camel_case=True)) from exc
+        raise Rejected(*validation_errors(exc, ["input"])) from exc
 
 
 async def _update_claim(info: Info, data: UpdateClaimInput) -> UpdateClaimPayload:
@@ -406,9 +404,9 @@ class Mutation:
     async def import_source(self, info: Info, input: ImportSourceInput) -> ImportSourcePayload | None:
         await authorize(info, "write")
         try:
-            document = SourceDocument.model_validate(input.document)
-        except ValidationError as exc:
-            return ImportSourcePayload(user_errors=validation_errors(exc, ["input", "document"]))
+            document = validated(SourceDocument, input.document, ["input", "document"])
+        except Rejected as exc:
+            return ImportSourcePayload(user_errors=exc.errors)
         try:
             result = await write_source_document(info.context.db, document)
         except DocumentError as exc:
