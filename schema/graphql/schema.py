@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
+from typing import Any
 
 import strawberry
+from graphql import GraphQLError
 from strawberry.extensions import AddValidationRules
 from strawberry.schema.config import StrawberryConfig
 
@@ -13,6 +16,25 @@ from schema.graphql.descriptions import describe
 from schema.graphql.query import Query
 from schema.graphql.scalars import DATETIME
 from schema.graphql.types import Appearance, Claim, Entity, EntityRole, Source, Topic
+
+log = logging.getLogger("strawberry.execution")
+
+
+class Schema(strawberry.Schema):
+    """`strawberry.Schema` whose log tells a client's mistake from a fault, through the hook Strawberry
+    documents for it (`process_errors`): an error the client caused (a document or variables that do
+    not validate, an argument a resolver refused) is one INFO line without a traceback; any other
+    exception is an ERROR with its traceback. Fuzzing otherwise buries the faults under tracebacks
+    of bad cursors and ids."""
+
+    def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
+        for error in errors:
+            original = error.original_error
+            where = {"graphql_path": error.path, "code": (error.extensions or {}).get("code")}
+            if original is None or isinstance(original, GraphQLError):
+                log.info("client error: %s", error.message, extra=where)
+            else:
+                log.error("%s", error.message, exc_info=original, extra=where)
 
 
 def build_schema(**kwargs: object) -> strawberry.Schema:
@@ -31,7 +53,7 @@ def build_schema(**kwargs: object) -> strawberry.Schema:
         subscription = Subscription
     except ImportError:
         pass
-    built = strawberry.Schema(
+    built = Schema(
         query=Query,
         mutation=mutation,
         subscription=subscription,
