@@ -40,6 +40,9 @@ class Settings:
     graphql_max_aliases: int = 30  # CLAIMS_GRAPHQL_MAX_ALIASES
     graphql_max_tokens: int = 2000  # CLAIMS_GRAPHQL_MAX_TOKENS
     graphql_max_cost: int = 50_000  # CLAIMS_GRAPHQL_MAX_COST
+    graphql_trusted_documents: str | None = (
+        None  # CLAIMS_GRAPHQL_TRUSTED_DOCUMENTS: JSON {sha256: document}; only those run
+    )
     log_level: str = "INFO"  # CLAIMS_LOG_LEVEL
     log_sql: bool = False  # CLAIMS_LOG_SQL: log every statement (never its parameters)
     public_url: str | None = None  # CLAIMS_PUBLIC_URL: base for absolute links (Location, Link)

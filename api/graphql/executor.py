@@ -42,6 +42,7 @@ from graphql.execution.values import VariableValues, get_variable_values
 from graphql.language import Visitor as GraphQLVisitor
 from graphql.validation import NoSchemaIntrospectionCustomRule
 
+from api.graphql.persisted import PersistedQueries, Refused
 from api.graphql.plan import ID_LOOKUPS, Planner, directive_variables
 from api.settings import Settings
 from db.compile import NotCompilable, Statement, compile_query
@@ -110,8 +111,10 @@ class Executor:
         self.costs: LRUCache[Any, Any] = LRUCache(2000)
         self.templates: LRUCache[Any, Any] = LRUCache(1000)  # (query, operation) → IdTemplate or False
         self.rules = list(specified_rules)
+        self.hide_suggestions = not settings.graphql_introspection  # "Did you mean …?" reveals the schema
         if not settings.graphql_introspection:
             self.rules.append(NoSchemaIntrospectionCustomRule)
+        self.persisted = PersistedQueries(settings.graphql_trusted_documents)
 
     # -- preparing -----------------------------------------------------------------------
 
@@ -129,7 +132,7 @@ class Executor:
         except GraphQLSyntaxError as exc:
             code = "TOKEN_LIMIT" if "tokens" in exc.message else "GRAPHQL_PARSE_FAILED"
             return Prepared(None, [_error(exc.message, code)], {})
-        errors = validate(self.gql, document, self.rules)
+        errors = validate(self.gql, document, self.rules, hide_suggestions=self.hide_suggestions)
         if errors:
             return Prepared(None, [_error(e.message, "GRAPHQL_VALIDATION_FAILED") for e in errors[:20]], {})
         fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
@@ -159,10 +162,29 @@ class Executor:
     # -- running -------------------------------------------------------------------------
 
     async def run(
-        self, db: Database, body: dict[str, Any], context: Any, allow_mutations: bool = True
+        self,
+        db: Database,
+        body: dict[str, Any],
+        context: Any,
+        allow_mutations: bool = True,
+        *,
+        graphql_response: bool = False,
     ) -> tuple[bytes, int]:
-        """(response JSON, HTTP status) for one request body."""
-        query = body.get("query")
+        """(response JSON, HTTP status) for one request body.
+
+        The status follows GraphQL over HTTP: a request that is not well-formed is a 400, a mutation
+        over GET a 405, a subscription (which needs the websocket) a 400; a request error (the
+        document does not parse or validate, its variables do not fit, no such operation, a limit)
+        is a 400 when the client accepts ``application/graphql-response+json``
+        (``graphql_response``) and a 200 for ``application/json``, as older clients expect.
+        """
+        refused = 400 if graphql_response else 200  # the status of a GraphQL request error
+        try:
+            query = self.persisted.query_of(body)
+        except Refused as exc:
+            return _errors([exc.error]), 400 if exc.code == "BAD_REQUEST" else refused
+        if query is not body.get("query"):
+            body = {**body, "query": query}
         variables = body.get("variables") or {}
         operation_name = body.get("operationName")
         if not isinstance(query, str) or not query.strip():
@@ -185,17 +207,21 @@ class Executor:
             return await self.answer(db, plan, body, context), 200
         prepared = self.prepare(query)
         if prepared.document is None:
-            parse_failed = (prepared.errors[0].extensions or {}).get("code") == "GRAPHQL_PARSE_FAILED"
-            return _errors(prepared.errors), 400 if parse_failed else 200
+            return _errors(prepared.errors), refused
         operation = _operation(prepared.document, operation_name)
         if operation is None:
             message = "no operation with that name (or several without operationName)"
-            return _errors([_error(message, "BAD_REQUEST")]), 400
+            return _errors([_error(message, "OPERATION_RESOLUTION_FAILURE")]), refused
         if operation.operation == OperationType.MUTATION and not allow_mutations:
             return _errors([_error("mutations need POST", "BAD_REQUEST")]), 405
-        coerced = get_variable_values(self.gql, operation.variable_definitions or [], variables)
+        if operation.operation == OperationType.SUBSCRIPTION:
+            message = "subscriptions run over the websocket at /graphql (graphql-transport-ws), not over HTTP"
+            return _errors([_error(message, "BAD_REQUEST")]), 400
+        coerced = get_variable_values(
+            self.gql, operation.variable_definitions or [], variables, hide_suggestions=self.hide_suggestions
+        )
         if isinstance(coerced, list):
-            return _errors([_error(e.message, "BAD_USER_INPUT") for e in coerced]), 200
+            return _errors([_error(e.message, "BAD_USER_INPUT") for e in coerced]), refused
         cost_key = (query, operation_name, *(coerced.coerced.get(v) for v in prepared.size_variables))
         cost = self.costs.get(cost_key)
         if cost is None:
@@ -206,7 +232,7 @@ class Executor:
                 f"query cost {cost} exceeds the limit of {self.settings.graphql_max_cost} "
                 "(page sizes multiply down the nesting)"
             )
-            return _errors([_error(message, "COST_LIMIT")]), 200
+            return _errors([_error(message, "COST_LIMIT")]), refused
         if operation.operation == OperationType.QUERY and plan is None:
             plan = self.compile(prepared, operation, operation_name, query, coerced)
             self.plans[key] = plan

@@ -1,0 +1,155 @@
+"""GraphQL over HTTP: media types and status codes, persisted queries, trusted documents, and what a
+server with introspection off keeps to itself."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+
+from api.app import create_app
+from api.settings import Settings
+from db.database import Database
+from db.demo_data import load_demo
+
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+FEED = "query Feed { claims(first: 2) { edges { node { content } } } }"
+
+
+def sha(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def apq(text: str | None, digest: str, **extra: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {"extensions": {"persistedQuery": {"version": 1, "sha256Hash": digest}}, **extra}
+    if text is not None:
+        body["query"] = text
+    return body
+
+
+@asynccontextmanager
+async def serve(db: Database, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings, database=db)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            yield http
+
+
+def codes(response: httpx.Response) -> list[str]:
+    return [e["extensions"]["code"] for e in response.json()["errors"]]
+
+
+# -- request errors: 200 for application/json ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("query", "code"),
+    [
+        ("{ claims(first: 2) {", "GRAPHQL_PARSE_FAILED"),
+        ("{ claims { nope } }", "GRAPHQL_VALIDATION_FAILED"),
+        ("query A { topics { slug } } query B { topics { slug } }", "OPERATION_RESOLUTION_FAILURE"),
+        ("{ " + " ".join(f"a{i}: topics {{ slug }}" for i in range(40)) + " }", "ALIAS_LIMIT"),
+    ],
+)
+async def test_a_request_error_is_a_200_for_application_json(
+    query: str, code: str, client: httpx.AsyncClient, db: Database
+) -> None:
+    response = await client.post("/graphql", json={"query": query}, headers={"accept": "application/json"})
+    assert response.status_code == 200 and response.headers["content-type"].startswith("application/json")
+    assert "data" not in response.json() and codes(response) == [code]
+
+
+async def test_a_subscription_over_http_is_refused_with_a_400_naming_the_websocket(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    response = await client.post("/graphql", json={"query": "subscription { claimAdded { id } }"})
+    assert response.status_code == 400
+    [error] = response.json()["errors"]
+    assert "websocket" in error["message"] and error["extensions"]["code"] == "BAD_REQUEST"
+
+
+# -- automatic persisted queries -----------------------------------------------------------------
+
+
+async def test_an_unknown_hash_asks_for_the_text_and_then_the_hash_alone_runs(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    await load_demo(db)
+    digest = sha(FEED)
+    unknown = await client.post("/graphql", json=apq(None, digest))
+    assert unknown.status_code == 200
+    assert unknown.json()["errors"][0]["message"] == "PersistedQueryNotFound"
+    assert codes(unknown) == ["PERSISTED_QUERY_NOT_FOUND"]
+
+    registered = await client.post("/graphql", json=apq(FEED, digest))
+    assert registered.status_code == 200 and len(registered.json()["data"]["claims"]["edges"]) == 2
+    by_hash = await client.post("/graphql", json=apq(None, digest))
+    assert by_hash.status_code == 200 and by_hash.json() == registered.json()
+
+
+async def test_a_hash_that_is_not_the_texts_is_a_400_and_registers_nothing(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    forged = await client.post("/graphql", json=apq("{ topics { slug } }", sha(FEED)))
+    assert forged.status_code == 400 and forged.json()["errors"][0]["message"] == "provided sha does not match query"
+    assert codes(await client.post("/graphql", json=apq(None, sha(FEED)))) == ["PERSISTED_QUERY_NOT_FOUND"]
+    version = await client.post("/graphql", json={"extensions": {"persistedQuery": {"version": 2, "sha256Hash": "a"}}})
+    assert version.status_code == 400 and codes(version) == ["BAD_REQUEST"]
+
+
+# -- trusted documents -----------------------------------------------------------------------------
+
+
+async def test_with_trusted_documents_only_the_listed_ones_run(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    await load_demo(db)
+    manifest = tmp_path / "persisted-documents.json"
+    manifest.write_bytes(orjson.dumps({sha(FEED): FEED}))
+    async with serve(db, replace(settings, graphql_trusted_documents=str(manifest))) as http:
+        by_id = await http.post("/graphql", json={"documentId": f"sha256:{sha(FEED)}"})
+        assert by_id.status_code == 200 and len(by_id.json()["data"]["claims"]["edges"]) == 2
+        assert (await http.post("/graphql", json=apq(None, sha(FEED)))).json() == by_id.json()
+        assert (await http.post("/graphql", json={"query": FEED})).json() == by_id.json()
+
+        other = "{ topics { slug } }"
+        for body in ({"query": other}, apq(other, sha(other))):
+            refused = await http.post("/graphql", json=body)
+            assert refused.status_code == 200 and codes(refused) == ["PERSISTED_QUERY_NOT_IN_LIST"]
+        unknown = await http.post("/graphql", json={"documentId": f"sha256:{sha(other)}"})
+        assert codes(unknown) == ["PERSISTED_QUERY_NOT_FOUND"]
+
+
+def test_a_manifest_whose_hashes_are_not_its_documents_stops_the_start(settings: Settings, tmp_path: Path) -> None:
+    manifest = tmp_path / "persisted-documents.json"
+    manifest.write_bytes(orjson.dumps({sha("{ topics { slug } }"): FEED}))
+    with pytest.raises(ValueError, match="is not the sha256 of its document"):
+        create_app(replace(settings, graphql_trusted_documents=str(manifest)))
+
+
+# -- introspection off -----------------------------------------------------------------------------
+
+
+async def test_with_introspection_off_errors_suggest_no_names(db: Database, settings: Settings) -> None:
+    queries = [
+        "{ claims { edges { node { contnt } } } }",  # a field
+        "{ claims(orderBy: SAID_AT_DES) { totalCount } }",  # an enum value
+        "{ claims(fist: 2) { totalCount } }",  # an argument
+        "{ claims(filter: {speaker: []}) { totalCount } }",  # an input field
+        "{ claims { edges { node { ... on Claimm { id } } } } }",  # a type
+    ]
+    variables = ("query($o: ClaimOrder!) { claims(orderBy: $o) { totalCount } }", {"o": "SAID_AT_DES"})
+    async with serve(db, replace(settings, graphql_introspection=False)) as hidden, serve(db, settings) as shown:
+        for query, values in [*((q, {}) for q in queries), variables]:
+            body = {"query": query, "variables": values}
+            assert "Did you mean" in (await shown.post("/graphql", json=body)).text, query
+            said = (await hidden.post("/graphql", json=body)).json()["errors"]
+            assert said and not any("Did you mean" in e["message"] for e in said), said
