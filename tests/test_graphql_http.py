@@ -153,3 +153,13 @@ async def test_with_introspection_off_errors_suggest_no_names(db: Database, sett
             assert "Did you mean" in (await shown.post("/graphql", json=body)).text, query
             said = (await hidden.post("/graphql", json=body)).json()["errors"]
             assert said and not any("Did you mean" in e["message"] for e in said), said
+
+
+async def test_with_introspection_off_the_schemas_own_errors_suggest_no_names(settings: Settings) -> None:
+    """The websocket's subscriptions are validated by Strawberry itself, not by the executor."""
+    from api.graphql import build
+
+    schema, _ = build(replace(settings, graphql_introspection=False))
+    for query in ("subscription { claimAdded { contnt } }", "subscription { claimAdded(filter: {kin: []}) { id } }"):
+        result = await schema.execute(query)
+        assert result.errors and not any("Did you mean" in e.message for e in result.errors), result.errors

@@ -84,7 +84,7 @@ def build(settings: Settings) -> tuple[Any, Executor]:
         from strawberry.extensions import DisableIntrospection
 
         extensions.append(DisableIntrospection)
-    schema = build_schema(extensions=extensions)
+    schema = build_schema(extensions=extensions, suggestions=settings.graphql_introspection)
     return schema, Executor(schema, settings)
 
 

@@ -29,6 +29,10 @@ class Schema(strawberry.Schema):
 
     def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
         for error in errors:
+            if self.config.disable_field_suggestions and "Did you mean" in error.message:
+                # Strawberry's own option drops them from unknown fields only; arguments, enum
+                # values, input fields and types spell the schema out just as well.
+                error.message = error.message.split(" Did you mean")[0]
             original = error.original_error
             where = {"graphql_path": error.path, "code": (error.extensions or {}).get("code")}
             if original is None or isinstance(original, GraphQLError):
@@ -37,9 +41,10 @@ class Schema(strawberry.Schema):
                 log.error("%s", error.message, exc_info=original, extra=where)
 
 
-def build_schema(**kwargs: object) -> strawberry.Schema:
-    """The schema; ``kwargs`` go to `strawberry.Schema` (extensions, …). Its graphql-core schema is
-    `schema.graphql.core.core_schema`'s to lend."""
+def build_schema(*, suggestions: bool = True, **kwargs: object) -> strawberry.Schema:
+    """The schema; ``suggestions=False`` keeps "Did you mean …?" out of error messages (for a server
+    without introspection); ``kwargs`` go to `strawberry.Schema` (extensions, …). Its graphql-core
+    schema is `schema.graphql.core.core_schema`'s to lend."""
     mutation = subscription = None
     try:
         from schema.graphql.mutations import Mutation
@@ -58,7 +63,9 @@ def build_schema(**kwargs: object) -> strawberry.Schema:
         mutation=mutation,
         subscription=subscription,
         types=[Claim, Entity, Source, Appearance, Topic, EntityRole],
-        config=StrawberryConfig(auto_camel_case=True, scalar_map={datetime: DATETIME}),
+        config=StrawberryConfig(
+            auto_camel_case=True, scalar_map={datetime: DATETIME}, disable_field_suggestions=not suggestions
+        ),
         **{**kwargs, "extensions": [*kwargs.get("extensions", ()), lambda: AddValidationRules([Lend])]},  # type: ignore[arg-type, misc]
     )
     return describe(built)
