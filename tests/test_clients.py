@@ -1,5 +1,6 @@
 """`make clients`: TypeScript types generated from schema/schema.graphql (GraphQL Code Generator) and
-openapi/openapi.json (openapi-typescript), with an example of each checked by `tsc --strict`.
+openapi/openapi.json (openapi-typescript), with an example of each checked by `tsc --strict`; and
+the generated `persisted-documents.json` is a manifest a trusted-documents server runs.
 
 It needs npm (once, to install clients/package-lock.json); without it this test fails and says so:
 a typed client that was never built is not a passing check.
@@ -7,16 +8,30 @@ a typed client that was never built is not a passing check.
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
+import httpx
+import orjson
+
+from api.app import create_app
+from api.settings import Settings
+from db.database import Database
+from db.demo_data import load_demo
+
 ROOT = Path(__file__).resolve().parents[1]
+GENERATED = ROOT / "clients" / "src" / "generated"
 
 
-def test_make_clients_generates_types_that_the_examples_type_check_against() -> None:
+async def test_make_clients_generates_types_that_the_examples_type_check_against(
+    db: Database, settings: Settings
+) -> None:
     assert shutil.which("npm"), "npm is needed to install clients/package-lock.json (make clients)"
-    out = subprocess.run(
+    out = await asyncio.to_thread(
+        subprocess.run,
         ["make", "--no-print-directory", "clients"],
         cwd=ROOT,
         capture_output=True,
@@ -25,9 +40,19 @@ def test_make_clients_generates_types_that_the_examples_type_check_against() -> 
         check=False,
     )
     assert out.returncode == 0, (out.stdout + out.stderr)[-4000:]
-    generated = ROOT / "clients" / "src" / "generated"
-    operations = (generated / "graphql" / "graphql.ts").read_text()
+    operations = (GENERATED / "graphql" / "graphql.ts").read_text()
     for name in ("FeedQuery", "ClaimPageQuery", "NodeCardQuery", "ClaimAddedSubscription", "CreateClaimMutation"):
         assert f"export type {name} " in operations, name
     assert "export type ClaimInput = {" in operations
-    assert '"/v1/claims/{claim_id}": {' in (generated / "openapi.ts").read_text()
+    assert '"/v1/claims/{claim_id}": {' in (GENERATED / "openapi.ts").read_text()
+
+    manifest = GENERATED / "graphql" / "persisted-documents.json"
+    feed = next(k for k, text in orjson.loads(manifest.read_bytes()).items() if text.startswith("query Feed"))
+    await load_demo(db)
+    app = create_app(replace(settings, graphql_trusted_documents=str(manifest)), database=db)
+    transport = httpx.ASGITransport(app=app)
+    async with app.router.lifespan_context(app), httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+        listed = await http.post("/graphql", json={"documentId": feed})
+        assert listed.status_code == 200 and listed.json()["data"]["claims"]["edges"], listed.text
+        other = await http.post("/graphql", json={"query": "{ topics { slug } }"})
+        assert other.json()["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_IN_LIST"
