@@ -75,7 +75,7 @@ async def test_unicode_digits_are_a_user_error_in_every_mutation_and_nothing_is_
         (f'mergeEntities(input: {{sourceId: "1", targetId: "{digits}"}})', ["input", "targetId"]),
     ]
     for call, field in cases:
-        variables = "($c: JSON!)" if "$c" in call else ""
+        variables = "($c: ClaimInput!)" if "$c" in call else ""
         body = await gql(
             client, f"mutation{variables} {{ m: {call} {{ userErrors {{ field code message }} }} }}", c=claim
         )

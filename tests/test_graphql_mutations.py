@@ -229,6 +229,22 @@ async def test_external_ids_are_named_by_their_position_in_the_list(client: http
     assert await counts(db) == (0, 0, 0)
 
 
+@pytest.mark.parametrize("digits", ["¹", "②", "٣"])
+async def test_ids_inside_typed_inputs_are_ascii_digits_or_global_ids(
+    digits: str, client: httpx.AsyncClient, db: Database
+) -> None:
+    someone = {"id": digits}
+    related = {"kind": "repeats", "claim_id": digits}
+    doc = document("https://example.org/a", quote("Who?", someone), quote("Again.", relations=[related]))
+    payload = (await data(client, IMPORT, doc=doc))["importSource"]
+    assert [(e["field"], e["code"]) for e in payload["userErrors"]] == [
+        (["input", "document", "claims", "0", "speakers", "0", "entity", "id"], "INVALID"),
+        (["input", "document", "claims", "1", "relations", "0", "claimId"], "INVALID"),
+    ]
+    assert all("is not a valid id" in e["message"] for e in payload["userErrors"])
+    assert await counts(db) == (0, 0, 0)
+
+
 async def test_a_date_keeps_day_precision_and_a_date_time_is_an_instant(
     client: httpx.AsyncClient, db: Database
 ) -> None:
