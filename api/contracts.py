@@ -7,6 +7,7 @@ API change shows up in review as a diff of the contract.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from api.settings import Settings
 
@@ -24,8 +25,8 @@ def openapi_text() -> str:
     return json.dumps(openapi_document(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
-def graphql_sdl() -> str:
-    """`schema/schema.graphql`: the schema /graphql serves, printed; one trailing newline.
+def graphql_sdl(schema: Any = None) -> str:
+    """`schema/schema.graphql`: the schema /graphql serves (or ``schema``), printed; one trailing newline.
 
     Built as the app builds it (its extensions change no types). Strawberry's printer writes the
     types sorted by name and each type's fields in declaration order, so the text depends on the
@@ -33,7 +34,8 @@ def graphql_sdl() -> str:
     """
     from strawberry.printer import print_schema
 
-    from api.graphql import build
+    if schema is None:
+        from api.graphql import build
 
-    schema, _ = build(Settings(load_demo=False, database_url="postgresql://unused"))
+        schema, _ = build(Settings(load_demo=False, database_url="postgresql://unused"))
     return print_schema(schema).rstrip("\n") + "\n"

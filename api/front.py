@@ -28,7 +28,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import auth
 from api.asgi import header
-from api.errors import Problem
+from api.errors import PROBLEM, Problem
 from api.logs import REQUEST_ID, access_log, configure_logging, flush_access_log
 from api.ratelimit import RateLimiter, build_limiter
 from api.settings import Settings
@@ -38,6 +38,7 @@ from db.keys import parse_token
 
 STREAMED_UPLOADS = frozenset({("POST", "/v1/import")})  # no body cap, no deadline: capped per line
 UNLIMITED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})  # probes must never see a 429
+ROUTER_405 = (b"content-type", PROBLEM.encode())  # how the router's 405 (api.errors) answers
 KEY_PREFIX = "claims.key_prefix"  # scope["state"] entry for the access line
 UNAVAILABLE = "The request could not be served (database unavailable); try again shortly."
 
@@ -126,7 +127,9 @@ class FrontDoor:
                 if deadline is not None:
                     self.clock.stop(deadline)
                 headers = message.get("headers", ())
-                if status == 405:
+                if status == 405 and ROUTER_405 in headers:
+                    # The router's problem answer names one route's methods; an endpoint's own 405
+                    # (a GraphQL mutation over GET: Allow: POST) names what this request may use.
                     headers = [(k, v) for k, v in headers if k != b"allow"] + [(b"allow", self.allowed(path))]
                 message["headers"] = secure_headers(headers, id_header, added)
             await send(message)

@@ -115,4 +115,5 @@ class AllowedMethods:
         """``b"GET, POST"``: the methods served at ``path``, sorted."""
         if self.paths is None:
             self.paths = [(compile_path(row.path)[0], row.method) for row in self.rows()]
-        return ", ".join(sorted({method for pattern, method in self.paths if pattern.match(path)})).encode()
+        served = {method for pattern, method in self.paths if pattern.match(path)} - {"WEBSOCKET"}  # not HTTP's
+        return ", ".join(sorted(served)).encode()

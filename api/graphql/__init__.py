@@ -15,8 +15,10 @@ from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket
 
 from api.auth import caller_from_headers, header_token, require_read
+from api.contracts import graphql_sdl
 from api.errors import Problem, problem_response
 from api.graphql.executor import Executor
+from api.graphql.http import GRAPHQL_RESPONSE, answer, negotiate, sdl_answer
 from api.graphql.listener import install as install_listener
 from api.settings import Settings
 from schema.graphql.context import Context
@@ -98,17 +100,21 @@ async def operation_of(request: Request) -> dict[str, Any] | Response:
     answer refusing it (GraphiQL for a browser's bare GET)."""
     if request.method == "GET":
         params = request.query_params
-        if "query" not in params:
+        if not {"query", "extensions", "documentId"} & params.keys():
             if "text/html" in request.headers.get("accept", ""):
                 from api.docs import graphiql_html
 
                 return HTMLResponse(graphiql_html())
             return problem_response(400, "GET /graphql needs a `query` parameter.", kind="bad-request")
-        try:
-            variables = orjson.loads(params.get("variables") or "{}")
-        except orjson.JSONDecodeError:
-            return problem_response(400, "`variables` is not valid JSON.", kind="bad-request")
-        return {"query": params["query"], "variables": variables, "operationName": params.get("operationName")}
+        operation: dict[str, Any] = {"query": params.get("query"), "operationName": params.get("operationName")}
+        for name in ("variables", "extensions"):  # JSON in the query string, as GraphQL over HTTP says
+            try:
+                operation[name] = orjson.loads(params.get(name) or "{}")
+            except orjson.JSONDecodeError:
+                return problem_response(400, f"`{name}` is not valid JSON.", kind="bad-request")
+        if "documentId" in params:
+            operation["documentId"] = params["documentId"]
+        return operation
     refused = _unsupported(request.headers.get("content-type", "").encode("latin-1"))
     return refused if refused is not None else _parsed(await request.body())
 
@@ -125,16 +131,31 @@ def install(app: FastAPI, settings: Settings) -> None:
         operation = await operation_of(request)
         if isinstance(operation, Response):
             return operation
+        media_type = negotiate(request.headers.get("accept"))
+        if media_type is None:
+            detail = f"/graphql answers {GRAPHQL_RESPONSE} or {JSON}; the Accept header names neither."
+            return problem_response(406, detail, kind="not-acceptable")
         try:
             caller = await require_read(request)
         except Problem as exc:  # a bad key, or no key where reads need one: the same 401/403 as REST
             return problem_response(exc.status, exc.detail, kind=exc.kind, headers=exc.headers)
         context = functools.partial(context_for, request, caller)  # made only if resolvers run
-        allow_mutations = request.method == "POST"
-        payload, status = await executor.run(request.app.state.db, operation, context, allow_mutations)
-        return Response(payload, status_code=status, media_type=JSON)
+        get = request.method == "GET"
+        payload, status = await executor.run(
+            request.app.state.db, operation, context, not get, graphql_response=media_type == GRAPHQL_RESPONSE
+        )
+        return answer(
+            payload, status, media_type, get=get, if_none_match=request.headers.get("if-none-match")
+        ).response()
+
+    sdl = graphql_sdl(schema).encode()
+
+    async def schema_sdl(request: Request) -> Response:
+        """``GET /graphql/schema.graphql``: the SDL, served whether or not introspection is on."""
+        return sdl_answer(sdl, request.headers.get("if-none-match")).response()
 
     app.add_route("/graphql", run, methods=["GET", "POST"], include_in_schema=False)
+    app.add_route("/graphql/schema.graphql", schema_sdl, methods=["GET"], include_in_schema=False)
     try:
         from strawberry.asgi import GraphQL
         from strawberry.exceptions import ConnectionRejectionError
