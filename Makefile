@@ -66,5 +66,5 @@ fuzz: $(STAMP) ## schemathesis CLI against a live server for FUZZ_MINUTES (defau
 soak: $(STAMP) ## long reliability runs
 	CLAIMS_SOAK=1 $(BIN)/python -m pytest tests/reliability -m soak $(PYTEST_ARGS)
 
-clean: ## remove .venv, the embedded database (.claims) and the tool caches
+clean: ## remove .venv, the embedded database (.claims), the tool caches and clients/node_modules
 	rm -rf $(VENV) .claims .pytest_cache .mypy_cache .ruff_cache $(CLIENTS)/node_modules $(CLIENTS)/src/generated
