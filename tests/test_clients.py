@@ -14,13 +14,12 @@ import subprocess
 from dataclasses import replace
 from pathlib import Path
 
-import httpx
 import orjson
 
-from api.app import create_app
 from api.settings import Settings
 from db.database import Database
 from db.demo_data import load_demo
+from tests.helpers import serve
 
 ROOT = Path(__file__).resolve().parents[1]
 GENERATED = ROOT / "clients" / "src" / "generated"
@@ -49,9 +48,7 @@ async def test_make_clients_generates_types_that_the_examples_type_check_against
     manifest = GENERATED / "graphql" / "persisted-documents.json"
     feed = next(k for k, text in orjson.loads(manifest.read_bytes()).items() if text.startswith("query Feed"))
     await load_demo(db)
-    app = create_app(replace(settings, graphql_trusted_documents=str(manifest)), database=db)
-    transport = httpx.ASGITransport(app=app)
-    async with app.router.lifespan_context(app), httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+    async with serve(db, replace(settings, graphql_trusted_documents=str(manifest)), routes=lambda app: None) as http:
         listed = await http.post("/graphql", json={"documentId": feed})
         assert listed.status_code == 200 and listed.json()["data"]["claims"]["edges"], listed.text
         other = await http.post("/graphql", json={"query": "{ topics { slug } }"})

@@ -4,8 +4,7 @@ server with introspection off keeps to itself."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from api.app import create_app
 from api.settings import Settings
 from db.database import Database
 from db.demo_data import load_demo
+from tests import helpers
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 FEED = "query Feed { claims(first: 2) { edges { node { content } } } }"
@@ -36,13 +36,8 @@ def apq(text: str | None, digest: str, **extra: Any) -> dict[str, Any]:
     return body
 
 
-@asynccontextmanager
-async def serve(db: Database, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings, database=db)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
-            yield http
+def serve(db: Database, settings: Settings) -> AbstractAsyncContextManager[httpx.AsyncClient]:
+    return helpers.serve(db, settings, routes=lambda app: None)
 
 
 def codes(response: httpx.Response) -> list[str]:
