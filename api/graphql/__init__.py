@@ -148,11 +148,13 @@ def install(app: FastAPI, settings: Settings) -> None:
             payload, status, media_type, get=get, if_none_match=request.headers.get("if-none-match")
         ).response()
 
-    sdl = graphql_sdl(schema).encode()
+    @functools.cache  # printed on first use: most apps (and every test's) never serve it
+    def sdl() -> bytes:
+        return graphql_sdl(schema).encode()
 
     async def schema_sdl(request: Request) -> Response:
         """``GET /graphql/schema.graphql``: the SDL, served whether or not introspection is on."""
-        return sdl_answer(sdl, request.headers.get("if-none-match")).response()
+        return sdl_answer(sdl(), request.headers.get("if-none-match")).response()
 
     app.add_route("/graphql", run, methods=["GET", "POST"], include_in_schema=False)
     app.add_route("/graphql/schema.graphql", schema_sdl, methods=["GET"], include_in_schema=False)

@@ -14,6 +14,8 @@ caching a GET gets.
 
 from __future__ import annotations
 
+import functools
+
 from api.rest.common import ITEM_CACHE, LIST_CACHE, NO_STORE, cached_answer
 from api.routing import Answer
 
@@ -21,6 +23,7 @@ JSON = "application/json"
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 
 
+@functools.lru_cache(maxsize=256)  # a client sends the same header every time
 def negotiate(accept: str | None) -> str | None:
     """The media type to answer with for this ``Accept`` header; None when it accepts neither."""
     if not accept or not accept.strip():
