@@ -1,5 +1,6 @@
 """The README stays true and short: every setting is documented, it opens with the two commands,
-it fits in 150 lines, and its links lead somewhere. Every make target says what it does."""
+it fits in 150 lines, its links lead somewhere, and no page keeps a history by commit. Every make
+target says what it does."""
 
 from __future__ import annotations
 
@@ -44,3 +45,14 @@ def test_plain_make_prints_help_and_every_target_says_what_it_does() -> None:
     assert rules[0][0] == "help"  # the first rule is make's default goal
     undocumented = [name for name, rest in rules if re.fullmatch(r"[a-z][a-z_-]*", name) and "## " not in rest]
     assert undocumented == []
+
+
+def test_the_docs_keep_no_history_by_commit() -> None:
+    """Figures by commit belong to git log; docs/performance.md names the one RESULTS.md was made at."""
+    commit = re.compile(r"\b(?=[0-9a-f]*[a-f])(?=[0-9a-f]*[0-9])[0-9a-f]{7,40}\b")
+    named = {
+        str(page.relative_to(ROOT)): commit.findall(page.read_text(encoding="utf-8"))
+        for page in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), ROOT / "bench" / "README.md"]
+    }
+    assert {page: hashes for page, hashes in named.items() if hashes and page != "docs/performance.md"} == {}
+    assert len(named.get("docs/performance.md", [])) <= 1
