@@ -239,9 +239,8 @@ class Statistics:
     A load into a new or small database grows ``entity``, ``entity_alias``, ``source`` and ``claim``
     from a few rows to many while each connection keeps the plans it made when they were tiny:
     PostgreSQL then estimates one row and reads ``entity`` in full for every name look-up, so the
-    look-ups of one document grow with the table (measured at a few hundred entities: 1.2 ms for
-    the name locks, 0.4 ms per name, against a few µs with current statistics) until autovacuum
-    gets round to an ``ANALYZE``, a minute or more later. `written` runs ``ANALYZE`` on those
+    look-ups of one document grow with the table, already at a few hundred entities, until
+    autovacuum gets round to an ``ANALYZE``, a minute or more later. `written` runs ``ANALYZE`` on those
     tables after 100, 500, 2,500 … documents (×5 each time); it invalidates the cached plans.
     """
 
