@@ -64,6 +64,14 @@ async def test_a_request_error_is_a_200_for_application_json(
     assert "data" not in response.json() and codes(response) == [code]
 
 
+@pytest.mark.parametrize("body", [{"variables": 0}, {"variables": []}, {"extensions": "x"}, {"extensions": False}])
+async def test_variables_or_extensions_that_are_not_objects_are_a_400(
+    body: dict[str, Any], client: httpx.AsyncClient, db: Database
+) -> None:
+    response = await client.post("/graphql", json={"query": "{ topics { slug } }", **body})
+    assert response.status_code == 400 and codes(response) == ["BAD_REQUEST"]
+
+
 async def test_a_subscription_over_http_is_refused_with_a_400_naming_the_websocket(
     client: httpx.AsyncClient, db: Database
 ) -> None:

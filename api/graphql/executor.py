@@ -185,7 +185,9 @@ class Executor:
             return _errors([exc.error]), 400 if exc.code == "BAD_REQUEST" else refused
         if query is not body.get("query"):
             body = {**body, "query": query}
-        variables = body.get("variables") or {}
+        variables = body.get("variables")
+        if variables is None:
+            variables = {}
         operation_name = body.get("operationName")
         if not isinstance(query, str) or not query.strip():
             return _errors([_error("the request needs a `query` string", "BAD_REQUEST")]), 400

@@ -95,7 +95,9 @@ class PersistedQueries:
                 raise Refused('`documentId` must be "sha256:" and the document\'s hash', "BAD_REQUEST")
             return document_id.removeprefix("sha256:").lower()
         extensions = body.get("extensions")
-        persisted = extensions.get("persistedQuery") if isinstance(extensions, dict) else None
+        if extensions is not None and not isinstance(extensions, dict):
+            raise Refused("`extensions` must be an object", "BAD_REQUEST")
+        persisted = extensions.get("persistedQuery") if extensions is not None else None
         if persisted is None:
             return None
         if not isinstance(persisted, dict) or persisted.get("version") != 1:
