@@ -18,11 +18,11 @@ Two modes, as Apollo and GraphQL Code Generator spell them:
 from __future__ import annotations
 
 import hashlib
-from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
 import orjson
+from cachetools import LRUCache
 from graphql import GraphQLError
 
 NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
@@ -62,7 +62,7 @@ class PersistedQueries:
 
     def __init__(self, trusted_path: str | None = None) -> None:
         self.trusted = load_trusted(trusted_path) if trusted_path else None
-        self.remembered: OrderedDict[str, str] = OrderedDict()
+        self.remembered: LRUCache[str, str] = LRUCache(REMEMBERED)
 
     def query_of(self, body: dict[str, Any]) -> Any:
         """The document text to run (or whatever ``query`` holds, for the caller to judge); `Refused`."""
@@ -84,8 +84,6 @@ class PersistedQueries:
         known = self.trusted.get(wanted) if self.trusted is not None else self.remembered.get(wanted)
         if known is None:
             raise Refused("PersistedQueryNotFound", NOT_FOUND)
-        if self.trusted is None:
-            self.remembered.move_to_end(wanted)
         return known
 
     def _hash(self, body: dict[str, Any]) -> str | None:
@@ -110,6 +108,3 @@ class PersistedQueries:
     def _remember(self, key: str, query: str) -> None:
         if self.trusted is None:
             self.remembered[key] = query
-            self.remembered.move_to_end(key)
-            if len(self.remembered) > REMEMBERED:
-                self.remembered.popitem(last=False)
