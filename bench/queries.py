@@ -98,8 +98,6 @@ def compiled(query: str, variables: dict[str, Any]) -> Statement:
     from graphql.execution.values import get_variable_values
 
     from api.graphql.executor import _operation
-    from api.graphql.plan import Planner
-    from db.compile import compile_query
 
     executor = _executor()
     prepared = executor.prepare(query)
@@ -109,7 +107,8 @@ def compiled(query: str, variables: dict[str, Any]) -> Statement:
     coerced = get_variable_values(executor.gql, operation.variable_definitions or [], variables)
     if isinstance(coerced, list):
         raise ValueError(f"bad variables: {coerced}")
-    return compile_query(Planner(executor.gql, operation, prepared.fragments, coerced).root())
+    statement: Statement = executor.compile(prepared, operation, None, query, coerced)
+    return statement
 
 
 def varying(query: str, name: str, a: Any, b: Any) -> tuple[Statement, list[int]]:

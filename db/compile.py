@@ -1,12 +1,14 @@
 """Compile a GraphQL selection plan into ONE SQL statement that returns the response JSON.
 
-The API layer parses and validates the operation (Strawberry / graphql-core), interprets its
-arguments, and hands over a tree of `Sel`; this module turns it into SQL that writes the JSON as
-text: objects as ``'{"id" : ' || … || '}'``, lists as ``string_agg``, values through ``to_json``
+The schema layer parses and validates the operation (graphql-core), interprets its arguments, and
+hands over a tree of `Sel`, each carrying its field's store declaration (db/graph.py); this module
+walks the declarations (it knows no field of a stored type by name; only Relay's connection,
+edge and pageInfo fields) and writes SQL that builds the JSON as text: objects as
+``'{"id" : ' || … || '}'``, lists as ``string_agg``, values through ``to_json``
 — byte for byte what ``json_build_object``/``json_agg`` write, without their per-row look-up of
 the type of every key and value (see `Json`). PostgreSQL builds the whole document and the bytes
-go to the socket untouched. List orderings are the ones the ordinary resolvers use
-(db/graph.py), so both paths give the same answer.
+go to the socket untouched. This is GraphQL's only read path: queries, ``node``/``nodes``, and the
+payloads of mutations and subscriptions (read by id after the write) all come through here.
 
 A nested to-many list is a correlated subquery on its index (``WHERE claim_id = c.id``); a
 nested connection is a correlated keyset page (db/filters.py). Nothing here depends on page size:
@@ -30,10 +32,6 @@ from db import graph
 from db.filters import ClaimFilter, Cursor, Params, Sort, count_sql, cursor_sql, page_sql
 
 
-class NotCompilable(Exception):
-    """The plan uses something the compiler does not handle; run it the ordinary way."""
-
-
 @dataclass
 class Window:
     """A Relay page: how many, after which cursor, which way."""
@@ -45,24 +43,26 @@ class Window:
 
 @dataclass
 class Sel:
-    """One selected field: response key, field name, interpreted arguments, sub-selections.
+    """One selected field: response key, field name, its type's name, its store declaration,
+    interpreted arguments, sub-selections.
 
     ``fields`` is the sub-selection of an object-typed field; ``by_type`` the sub-selection per
-    concrete type of an interface- or union-typed one.
+    concrete type of an interface- or union-typed one. ``null``: the field is answered ``null``
+    without reading (an argument error under it, reported beside the data).
     """
 
     key: str
     name: str
+    type: str = ""
+    store: graph.Store | None = None
     args: dict[str, Any] = field(default_factory=dict)
     fields: list[Sel] = field(default_factory=list)
     by_type: dict[str, list[Sel]] = field(default_factory=dict)
     # Set by the planner on a subtree without arguments, shared by every request of its document:
     # its SQL depends only on where it sits, so `Compiler.obj` remembers it per place.
     fixed: bool = False
+    null: bool = False
     sql: dict[tuple[str, str], str] = field(default_factory=dict, repr=False, compare=False)
-
-
-C = '"C"'  # byte-order collation: the same list order on every server
 
 
 class Statement(NamedTuple):
@@ -161,8 +161,6 @@ def _text(*parts: str) -> str:
 class Compiler:
     """Builds one statement; ``params`` collects its bound values."""
 
-    MAX_KEYS = 50  # fields in one selection
-
     def __init__(self) -> None:
         self.p = Params()
         self.n = 0
@@ -173,269 +171,74 @@ class Compiler:
 
     # -- objects ---------------------------------------------------------------------------
 
-    def obj(self, sels: list[Sel], column: Callable[[Sel], str], place: str = "") -> Json:
-        """The JSON object of the columns, as ``json_build_object`` writes it; ``place`` (the builder
-        and the alias of the row it reads, e.g. ``"claim c3"``) lets the SQL of a fixed field be reused.
+    def obj(self, sels: list[Sel], column: Callable[[Sel], str], place: str = "", type_name: str = "") -> Json:
+        """The JSON object of the columns, as ``json_build_object`` writes it; ``place`` (the type
+        and the alias of the row it reads, e.g. ``"Claim c3"``) lets the SQL of a fixed field be reused.
 
         A fixed field's SQL refers to no alias of the statement but ``place``'s own, and the aliases
         it makes inside were numbered after that one, so reusing it never captures another row;
         it binds no parameter (checked: one that does is simply not remembered).
         """
-        if len(sels) > self.MAX_KEYS:
-            raise NotCompilable("too many fields in one selection")
         if not sels:
             return Json("'{}'")
         parts: list[str] = []
         for s in sels:
-            if s.fixed and place:
+            if s.name == "__typename":
+                sql = f"'{type_name}'"
+            elif s.null:
+                sql = Json("NULL")
+            elif s.fixed and place:
                 key = (place, s.name)
-                sql = s.sql.get(key)
-                if sql is None:
+                cached = s.sql.get(key)
+                if cached is None:
                     bound = len(self.p.values)
-                    sql = column(s)
+                    cached = column(s)
                     if len(self.p.values) == bound:
                         if len(s.sql) >= 32:  # places vary with what precedes; keep a few
                             s.sql.clear()
-                        s.sql[key] = sql
+                        s.sql[key] = cached
+                sql = cached
             else:
                 sql = column(s)
             parts += [("{" if not parts else ", ") + f'"{s.key}" : ', _value(sql)]
         return Json(_text(*parts, "}"))
 
-    def claim(self, sels: list[Sel], c: str) -> Json:
-        def column(s: Sel) -> str:
-            match s.name:
-                case "__typename":
-                    return "'Claim'"
-                case "id":
-                    return gid("Claim", f"{c}.id")
-                case "databaseId":
-                    return f"{c}.id"
-                case "content":
-                    return Json(f"{c}.content_json")
-                case "language":
-                    return f"{c}.language"
-                case "kind":
-                    return _enum(f"{c}.kind")
-                case "saidAt":
-                    return f"{c}.said_at"
-                case "saidAtPrecision":
-                    return _enum(f"{c}.said_at_precision")
-                case "firstReportedAt":
-                    return f"{c}.first_reported_at"
-                case "speakers":
-                    cs = self.alias("cs")
-                    inner = self.speaker(s.fields, cs)
-                    order = graph.ORDER_SPEAKERS.replace("cs.", f"{cs}.")
-                    return Json(f"(SELECT {_agg(inner, order)} FROM claim_speaker {cs} WHERE {cs}.claim_id = {c}.id)")
-                case "appearances":
-                    a = self.alias("a")
-                    inner = self.appearance(s.fields, a)
-                    return Json(f"(SELECT {_agg(inner, f'{a}.id')} FROM appearance {a} WHERE {a}.claim_id = {c}.id)")
-                case "location":
-                    return self.entity_by(s.fields, f"{c}.location_id")
-                case "mentions":
-                    m, e = self.alias("m"), self.alias("e")
-                    inner = self.entity(s.fields, e)
-                    return Json(
-                        f"(SELECT {_agg(inner, f'{m}.entity_id')} FROM mention {m} "
-                        f"JOIN entity {e} ON {e}.id = {m}.entity_id WHERE {m}.claim_id = {c}.id)"
-                    )
-                case "topics":
-                    ct, t = self.alias("ct"), self.alias("t")
-                    inner = self.topic(s.fields, t)
-                    return Json(
-                        f"(SELECT {_agg(inner, t + '.slug COLLATE ' + C)} FROM claim_topic {ct} "
-                        f"JOIN topic {t} ON {t}.id = {ct}.topic_id WHERE {ct}.claim_id = {c}.id)"
-                    )
-                case "relatedClaims":
-                    r, rc = self.alias("r"), self.alias("rc")
-                    inner = self.obj(s.fields, lambda x: self.related(x, r, rc))
-                    return Json(
-                        f"(SELECT {_agg(inner, f'{r}.kind, {r}.related_claim_id')} FROM claim_relation {r} "
-                        f"JOIN claim {rc} ON {rc}.id = {r}.related_claim_id AND {rc}.deleted_at IS NULL "
-                        f"WHERE {r}.claim_id = {c}.id)"
-                    )
-            raise NotCompilable(f"Claim.{s.name}")
+    def fields(self, type_name: str, sels: list[Sel], x: str) -> Json:
+        """The JSON object of a row of ``type_name`` read at alias ``x``."""
+        return self.obj(sels, lambda s: self.field(s, x), f"{type_name} {x}", type_name)
 
-        return self.obj(sels, column, f"claim {c}")
+    def field(self, s: Sel, x: str) -> str:
+        """SQL of one field of the row at ``x``, from the field's declaration."""
+        match s.store:
+            case graph.Column(name, "json"):
+                return Json(f"{x}.{name}")
+            case graph.Column(name, "enum"):
+                return _enum(f"{x}.{name}")
+            case graph.Column(name):
+                return f"{x}.{name}"
+            case graph.GlobalId(type_name):
+                return gid(type_name, f"{x}.id")
+            case graph.One(key, table):
+                return self.row(s, table, f"{x}.{key}")
+            case graph.Many() as many:
+                return self.many(s, many, x)
+            case graph.Inline(null_when):
+                return Json(f"CASE WHEN {x}.{null_when} IS NULL THEN NULL ELSE {self.fields(s.type, s.fields, x)} END")
+            case graph.ClaimPage(scope):
+                return self.claim_connection(s, (scope, f"{x}.id") if scope else None)
+        raise TypeError(f"{s.type}.{s.name}: not a field of a stored row")
 
-    def related(self, s: Sel, r: str, rc: str) -> str:
-        match s.name:
-            case "__typename":
-                return "'RelatedClaim'"
-            case "kind":
-                return _enum(f"{r}.kind")
-            case "claim":
-                return self.claim(s.fields, rc)
-        raise NotCompilable(f"RelatedClaim.{s.name}")
+    def row(self, s: Sel, table: graph.Table, id_sql: str) -> Json:
+        """The object of the row of ``table`` with id ``id_sql`` (null when there is none)."""
+        y = self.alias(table.prefix)
+        return Json(f"(SELECT {self.fields(s.type, s.fields, y)} FROM {table.name} {y} WHERE {y}.id = {id_sql})")
 
-    def speaker(self, sels: list[Sel], cs: str) -> Json:
-        def column(s: Sel) -> str:
-            match s.name:
-                case "__typename":
-                    return "'ClaimSpeaker'"
-                case "role":
-                    return _enum(f"{cs}.role")
-                case "position":
-                    return f"{cs}.position"
-                case "entity":
-                    return self.entity_by(s.fields, f"{cs}.entity_id")
-            raise NotCompilable(f"ClaimSpeaker.{s.name}")
-
-        return self.obj(sels, column, f"speaker {cs}")
-
-    def appearance(self, sels: list[Sel], a: str) -> Json:
-        def column(s: Sel) -> str:
-            match s.name:
-                case "__typename":
-                    return "'Appearance'"
-                case "id":
-                    return gid("Appearance", f"{a}.id")
-                case "quote":
-                    return Json(f"{a}.quote_json")
-                case "span":
-                    span = self.obj(
-                        s.fields,
-                        lambda x: {
-                            "start": f"{a}.span_start",
-                            "end": f"{a}.span_end",
-                            "__typename": "'Span'",
-                        }[x.name],
-                    )
-                    return Json(f"CASE WHEN {a}.span_start IS NULL THEN NULL ELSE {span} END")
-                case "source":
-                    return self.source_by(s.fields, f"{a}.source_id")
-                case "citedSource":
-                    return self.source_by(s.fields, f"{a}.cited_source_id")
-            raise NotCompilable(f"Appearance.{s.name}")
-
-        return self.obj(sels, column, f"appearance {a}")
-
-    def entity_by(self, sels: list[Sel], id_sql: str) -> Json:
-        e = self.alias("e")
-        return Json(f"(SELECT {self.entity(sels, e)} FROM entity {e} WHERE {e}.id = {id_sql})")
-
-    def source_by(self, sels: list[Sel], id_sql: str) -> Json:
-        s_ = self.alias("s")
-        return Json(f"(SELECT {self.source(sels, s_)} FROM source {s_} WHERE {s_}.id = {id_sql})")
-
-    def entity(self, sels: list[Sel], e: str) -> Json:
-        def column(s: Sel) -> str:
-            match s.name:
-                case "__typename":
-                    return "'Entity'"
-                case "id":
-                    return gid("Entity", f"{e}.id")
-                case "databaseId":
-                    return f"{e}.id"
-                case "kind":
-                    return _enum(f"{e}.kind")
-                case "name":
-                    return Json(f"{e}.name_json")
-                case "description":
-                    return f"{e}.description"
-                case "aliases":
-                    al = self.alias("al")
-                    return Json(
-                        f"(SELECT {_agg(al + '.alias', al + '.alias COLLATE ' + C)} "
-                        f"FROM entity_alias {al} WHERE {al}.entity_id = {e}.id)"
-                    )
-                case "externalIds":
-                    x = self.alias("x")
-                    inner = self.obj(
-                        s.fields,
-                        lambda y: {
-                            "scheme": f"{x}.scheme",
-                            "value": f"{x}.value",
-                            "__typename": "'ExternalId'",
-                        }[y.name],
-                    )
-                    return Json(
-                        f"(SELECT {_agg(inner, f'{x}.scheme, {x}.value')} "
-                        f"FROM entity_external_id {x} WHERE {x}.entity_id = {e}.id)"
-                    )
-                case "roles":
-                    ro = self.alias("ro")
-                    inner = self.role(s.fields, ro)
-                    return Json(
-                        f"(SELECT {_agg(inner, f'{ro}.start_date NULLS FIRST, {ro}.id')} "
-                        f"FROM entity_role {ro} WHERE {ro}.entity_id = {e}.id)"
-                    )
-                case "claims":
-                    return self.claim_connection(s, ("speaker", f"{e}.id"))
-                case "mentionedIn":
-                    return self.claim_connection(s, ("mention", f"{e}.id"))
-            raise NotCompilable(f"Entity.{s.name}")
-
-        return self.obj(sels, column, f"entity {e}")
-
-    def role(self, sels: list[Sel], ro: str) -> Json:
-        return self.obj(
-            sels,
-            lambda y: {
-                "id": gid("EntityRole", f"{ro}.id"),
-                "title": f"{ro}.title",
-                "startDate": f"{ro}.start_date",
-                "endDate": f"{ro}.end_date",
-                "__typename": "'EntityRole'",
-            }[y.name],
-            f"role {ro}",
-        )
-
-    def source(self, sels: list[Sel], s_: str) -> Json:
-        def column(s: Sel) -> str:
-            match s.name:
-                case "__typename":
-                    return "'Source'"
-                case "id":
-                    return gid("Source", f"{s_}.id")
-                case "databaseId":
-                    return f"{s_}.id"
-                case "kind":
-                    return _enum(f"{s_}.kind")
-                case "title" | "url":
-                    return Json(f"{s_}.{s.name}_json")
-                case "language":
-                    return f"{s_}.language"
-                case "publishedAt":
-                    return f"{s_}.published_at"
-                case "publisher":
-                    return self.entity_by(s.fields, f"{s_}.publisher_id")
-                case "authors":
-                    sa, e = self.alias("sa"), self.alias("e")
-                    inner = self.entity(s.fields, e)
-                    return Json(
-                        f"(SELECT {_agg(inner, f'{sa}.position, {sa}.entity_id')} FROM source_author {sa} "
-                        f"JOIN entity {e} ON {e}.id = {sa}.entity_id WHERE {sa}.source_id = {s_}.id)"
-                    )
-                case "claims":
-                    return self.claim_connection(s, ("source", f"{s_}.id"))
-                case "cites":
-                    cs = self.alias("cs")
-                    inner = self.source(s.fields, cs)
-                    return Json(
-                        f"(SELECT {_agg(inner, f'{cs}.id')} FROM source {cs} WHERE {cs}.id IN "
-                        f"(SELECT a.cited_source_id FROM appearance a WHERE a.source_id = {s_}.id))"
-                    )
-            raise NotCompilable(f"Source.{s.name}")
-
-        return self.obj(sels, column, f"source {s_}")
-
-    def topic(self, sels: list[Sel], t: str) -> Json:
-        def column(s: Sel) -> str:
-            match s.name:
-                case "__typename":
-                    return "'Topic'"
-                case "id":
-                    return gid("Topic", f"{t}.id")
-                case "slug" | "name":
-                    return f"{t}.{s.name}"
-                case "claims":
-                    return self.claim_connection(s, ("topic", f"{t}.id"))
-            raise NotCompilable(f"Topic.{s.name}")
-
-        return self.obj(sels, column, f"topic {t}")
+    def many(self, s: Sel, many: graph.Many, parent: str) -> Json:
+        """The JSON array of a relation's rows, in its order; ``[]`` for none."""
+        names = {a: self.alias(a) for a in many.aliases}
+        row = names[many.aliases[many.row]]
+        item = f"{row}.{many.item}" if many.item else self.fields(s.type, s.fields, row)
+        return Json(f"(SELECT {_agg(item, many.order.format(**names))} FROM {many.source.format(p=parent, **names)})")
 
     # -- connections ------------------------------------------------------------------------
 
@@ -445,7 +248,6 @@ class Compiler:
         page: str,
         sort: str,
         window: Window,
-        node: Callable[[list[Sel], str], str],
         table: str,
         total: str | None,
         flat: Flat | None = None,
@@ -464,52 +266,41 @@ class Compiler:
         has_next, has_prev = (given, more) if window.backward else (more, given)
 
         def edge_column(e: Sel) -> str:
-            match e.name:
-                case "__typename":
-                    return f"'{table.capitalize()}Edge'"
-                case "cursor":
-                    return cur
-                case "node":
-                    return node(e.fields, x)
-            raise NotCompilable(f"Edge.{e.name}")
+            if e.name == "cursor":
+                return cur
+            return self.fields(e.type, e.fields, x)  # node
 
         def info_column(i: Sel) -> str:
             match i.name:
-                case "__typename":
-                    return "'PageInfo'"
                 case "hasNextPage":
                     return has_next
                 case "hasPreviousPage":
                     return has_prev
                 case "startCursor":
                     return Json(f"(SELECT {cur} FROM {pg} WHERE {pg}.n <= {size} ORDER BY {pg}.n {fwd} LIMIT 1)")
-                case "endCursor":
-                    return Json(f"(SELECT {cur} FROM {pg} WHERE {pg}.n <= {size} ORDER BY {pg}.n {rev} LIMIT 1)")
-            raise NotCompilable(f"PageInfo.{i.name}")
+            return Json(f"(SELECT {cur} FROM {pg} WHERE {pg}.n <= {size} ORDER BY {pg}.n {rev} LIMIT 1)")  # endCursor
 
         def column(c: Sel) -> str:
             match c.name:
-                case "__typename":
-                    return f"'{table.capitalize()}Connection'"
                 case "edges":
-                    edge = self.obj(c.fields, edge_column)
+                    edge = self.obj(c.fields, edge_column, type_name=c.type)
                     on = f"{x}.ctid = {pg}.tid" if tid else f"{x}.id = {pg}.id"
                     return Json(
                         f"(SELECT {_agg(edge, f'{pg}.n {fwd}')} FROM {pg} JOIN {table} {x} ON {on} "
                         f"WHERE {pg}.n <= {size})"
                     )
                 case "pageInfo":
-                    return self.obj(c.fields, info_column)
-                case "totalCount" if total is not None:
-                    return f"({total})"
-            raise NotCompilable(f"Connection.{c.name}")
+                    return self.obj(c.fields, info_column, type_name=c.type)
+            return f"({total})"  # totalCount
 
         numbered = f"SELECT q.id, q.sort_key{', q.tid' if tid else ''}, row_number() OVER () AS n FROM ({page}) q"
         if flat is not None:
             flat.ctes.append(f"{pg} AS ({numbered})")
-            flat.members += ((c.key, _value(column(c))) for c in s.fields)
+            flat.members += (
+                (c.key, f"'\"{s.type}\"'" if c.name == "__typename" else _value(column(c))) for c in s.fields
+            )
             return ""
-        body = self.obj(s.fields, column)
+        body = self.obj(s.fields, column, type_name=s.type)
         return Json(f"(WITH {pg} AS ({numbered}) SELECT {body})")
 
     def claim_connection(self, s: Sel, scope: tuple[str, str] | None, flat: Flat | None = None) -> str:
@@ -529,59 +320,35 @@ class Compiler:
         total = None
         if any(c.name == "totalCount" for c in s.fields):
             total = count_sql(f, self.p, scope)
-        return self.connection(s, page, sort, window, self.claim, "claim", total, flat, tid=True)
+        return self.connection(s, page, sort, window, graph.CLAIM.name, total, flat, tid=True)
 
-    # -- the query root ---------------------------------------------------------------------
+    # -- the root -----------------------------------------------------------------------------
 
     def by_id(self, type_name: str, sels: list[Sel], row_id: int) -> Json:
-        ident = self.p.add(row_id, "::bigint")
-        match type_name:
-            case "Claim":
-                c = self.alias("c")
-                return Json(
-                    f"(SELECT {self.claim(sels, c)} FROM claim {c} WHERE {c}.id = {ident} AND {c}.deleted_at IS NULL)"
-                )
-            case "Entity":
-                return self.entity_by(sels, ident)
-            case "Source":
-                return self.source_by(sels, ident)
-            case "Topic":
-                t = self.alias("t")
-                return Json(f"(SELECT {self.topic(sels, t)} FROM topic {t} WHERE {t}.id = {ident})")
-            case "Appearance":
-                a = self.alias("a")
-                return Json(
-                    f"(SELECT {self.appearance(sels, a)} FROM appearance {a} WHERE {a}.id = {ident} "
-                    f"AND EXISTS (SELECT 1 FROM claim c WHERE c.id = {a}.claim_id AND c.deleted_at IS NULL))"
-                )
-            case "EntityRole":
-                ro = self.alias("ro")
-                return Json(f"(SELECT {self.role(sels, ro)} FROM entity_role {ro} WHERE {ro}.id = {ident})")
-        # An unused bound parameter would leave its type undetermined and fail the whole statement.
-        raise NotCompilable(f"node of type {type_name}")
+        """The object of type ``type_name`` (a `graph.NODES` key) with this id, or null."""
+        table = graph.NODES[type_name]
+        ident = table.lookup.format(id=self.p.add(row_id, "::bigint"))
+        x = self.alias(table.prefix)
+        live = f" AND {table.live.format(x=x)}" if table.live else ""
+        return Json(f"(SELECT {self.fields(type_name, sels, x)} FROM {table.name} {x} WHERE {x}.id = {ident}{live})")
 
     def root_field(self, s: Sel, flat: Flat | None = None) -> str:
         """The JSON value of a root field; a connection's page and members go to ``flat`` if given."""
-        match s.name:
-            case "__typename":
-                return "'Query'"
-            case "claims":
+        match s.store:
+            case graph.ClaimPage():
                 return self.claim_connection(s, None, flat)
-            case "claim" | "entity" | "source":
-                return self.by_id(s.name.capitalize(), s.fields, s.args["id"])
-            case "node":
-                type_name, row_id = s.args["id"]
-                return self.by_id(type_name, s.by_type.get(type_name, []), row_id)
-            case "nodes":
-                items = [self.by_id(t, s.by_type.get(t, []), i) for t, i in s.args["ids"]]
+            case graph.ById(table):
+                type_name, row_id = (s.type, s.args["id"]) if table is not None else s.args["id"]
+                return self.by_id(type_name, s.by_type.get(type_name, s.fields), row_id)
+            case graph.ByIds():
+                items = [self.by_id(t, s.by_type.get(t, s.fields), i) for t, i in s.args["ids"]]
                 if not items:
                     return Json("'[]'")
                 pieces = [p for i, item in enumerate(items) for p in ("[" if i == 0 else ", ", _value(item))]
                 return Json(_text(*pieces, "]"))
-            case "topics":
-                t = self.alias("t")
-                return Json(f"(SELECT {_agg(self.topic(s.fields, t), t + '.slug COLLATE ' + C)} FROM topic {t})")
-            case "entities":
+            case graph.Many() as many:
+                return self.many(s, many, "")
+            case graph.EntityPage():
                 window: Window = s.args["window"]
                 sort = "entities-rank" if s.args.get("search") is not None else "entities"
                 page = graph.entity_page_sql(
@@ -591,8 +358,8 @@ class Compiler:
                     after=window.cursor,
                     limit=window.size + 1,
                 )
-                return self.connection(s, page, sort, window, self.entity, "entity", None, flat)
-            case "sources":
+                return self.connection(s, page, sort, window, graph.ENTITY.name, None, flat)
+            case graph.SourcePage():
                 window = s.args["window"]
                 page = graph.source_page_sql(
                     self.p,
@@ -602,25 +369,26 @@ class Compiler:
                     after=window.cursor,
                     limit=window.size + 1,
                 )
-                return self.connection(s, page, "sources", window, self.source, "source", None, flat)
-            case "search":
+                return self.connection(s, page, "sources", window, graph.SOURCE.name, None, flat)
+            case graph.Search():
                 h = self.alias("h")
                 hits = graph.search_sql(self.p, s.args["query"], s.args["first"])
                 c, e = self.alias("c"), self.alias("e")
-                claim = self.claim(s.by_type.get("Claim", []), c)
-                entity = self.entity(s.by_type.get("Entity", []), e)
+                claim = self.fields("Claim", s.by_type.get("Claim", []), c)
+                entity = self.fields("Entity", s.by_type.get("Entity", []), e)
                 item = Json(
                     f"CASE WHEN {h}.type = 'Claim' THEN (SELECT {claim} FROM claim {c} WHERE {c}.id = {h}.id) "
                     f"ELSE (SELECT {entity} FROM entity {e} WHERE {e}.id = {h}.id) END"
                 )
                 return Json(f"(SELECT {_agg(item, f'{h}.rank DESC, {h}.type, {h}.id')} FROM ({hits}) {h})")
-        raise NotCompilable(f"Query.{s.name}")
+        raise TypeError(f"{s.type}.{s.name}: not a root field of the store")
 
-    def query(self, sels: list[Sel]) -> tuple[str, tuple[bytes, ...]]:
+    def query(self, sels: list[Sel], root: str = "Query") -> tuple[str, tuple[bytes, ...]]:
         """The statement — one row of JSON texts: per root field, or per member of a root
-        connection — and the JSON between them, written as ``json_build_object`` writes it."""
-        if len(sels) > self.MAX_KEYS:
-            raise NotCompilable("too many fields in one selection")
+        connection — and the JSON between them, written as ``json_build_object`` writes it.
+
+        A field answered without reading (``__typename``, a nulled field, introspection: its JSON
+        in ``args["json"]``) is written straight into the JSON between the columns."""
         ctes: list[str] = []
         columns: list[str] = []
         pieces = ['{"data" : {']  # the literal JSON before each column, and after the last
@@ -631,7 +399,11 @@ class Compiler:
             pieces.append("")
 
         for i, s in enumerate(sels):
-            flat = Flat() if s.name in CONNECTIONS else None
+            literal = _literal(s, root)
+            if literal is not None:
+                pieces[-1] += f'{", " if i else ""}"{s.key}" : {literal}'
+                continue
+            flat = Flat() if isinstance(s.store, graph.ClaimPage | graph.EntityPage | graph.SourcePage) else None
             sql = self.root_field(s, flat)
             if flat is None:
                 member(i, s.key, _value(sql))
@@ -642,15 +414,25 @@ class Compiler:
                 member(j, key, value)
             pieces[-1] += "}"
         pieces[-1] += "}}"
+        if not columns:
+            return "", tuple(p.encode() for p in pieces)
         with_ = f"WITH {', '.join(ctes)} " if ctes else ""
         return f"{with_}SELECT {', '.join(columns)}", tuple(p.encode() for p in pieces)
 
 
-CONNECTIONS = {"claims", "entities", "sources"}  # the root fields that are connections
+def _literal(s: Sel, root: str) -> str | None:
+    """The JSON of a root field known without reading, or None."""
+    if s.name == "__typename":
+        return f'"{root}"'
+    if s.null:
+        return "null"
+    json: str | None = s.args.get("json")
+    return json
 
 
-def compile_query(sels: list[Sel]) -> Statement:
-    """The statement answering a query operation whose root selection is ``sels``."""
+def compile_query(sels: list[Sel], root: str = "Query") -> Statement:
+    """The statement answering an operation whose root selection is ``sels`` (an empty ``sql``
+    when nothing needs reading: ``Statement.document(())`` is then the answer)."""
     compiler = Compiler()
-    sql, pieces = compiler.query(sels)
+    sql, pieces = compiler.query(sels, root)
     return Statement(sql, compiler.p.values, pieces)

@@ -140,12 +140,3 @@ def document(
     src.update({"url": url} if url else {"title": source.pop("title", "Untitled")})
     src.update(source)
     return {"source": src, "claims": list(claims), "topics": list(topics)}
-
-
-def ordered(value: Any) -> Any:
-    """JSON with its objects as lists of pairs: the order of keys counts too."""
-    if isinstance(value, dict):
-        return [(k, ordered(v)) for k, v in value.items()]
-    if isinstance(value, list):
-        return [ordered(v) for v in value]
-    return value

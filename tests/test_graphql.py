@@ -5,7 +5,6 @@ statement count that proves there is no N+1.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import uuid
 from datetime import datetime
@@ -13,19 +12,15 @@ from typing import Any
 
 import asyncpg
 import httpx
-import orjson
 import pytest
-from fastapi import FastAPI
 from graphql import get_introspection_query
 
 from api.app import create_app
-from api.graphql.executor import Executor
 from api.settings import Settings
 from db.database import Database
 from db.demo_data import load_demo
-from schema.graphql.context import Context
 from tests.corpus import load_corpus
-from tests.helpers import TABLES, data, gql, messages, with_database
+from tests.helpers import data, gql, messages, with_database
 
 # -- talking to /graphql ---------------------------------------------------------------------------
 
@@ -623,29 +618,55 @@ async def statements_for(db: Database, run: Any) -> tuple[Any, list[str]]:
         db.statement_listeners.remove(seen.append)
 
 
-async def test_a_feed_costs_one_statement_whatever_its_size(
-    anonymous: httpx.AsyncClient, app: FastAPI, db: Database
-) -> None:
+async def test_a_feed_costs_one_statement_whatever_its_size(anonymous: httpx.AsyncClient, db: Database) -> None:
     await load_corpus(db, seed=11, sources=45)
-    executor: Executor = app.state.graphql
 
     counts = {}
     for size in (10, 100):
         feed, seen = await statements_for(db, lambda: data(anonymous, SCREEN, first=size))  # noqa: B023
         assert len(feed["claims"]["edges"]) == size, "the corpus holds more than 100 claims"
         counts[size] = len(seen)
-    assert counts == {10: 1, 100: 1}, "compiled: one statement builds the whole response"
+    assert counts == {10: 1, 100: 1}, "one statement builds the whole response"
 
-    ordinary = {}
-    for size in (10, 100):
-        answer, seen = await statements_for(
-            db,
-            lambda: executor.ordinary(SCREEN, {"first": size}, None, Context(db=db)),  # noqa: B023
-        )
-        assert b'"errors"' not in answer
-        ordinary[size] = len(seen)
-    assert ordinary[10] == ordinary[100], "ordinary resolution: one statement per level, not per claim"
-    assert ordinary[100] <= 8, "page, claims, speakers, entities, appearances, sources, publishers…"
+
+async def test_node_and_nodes_of_every_type_cost_one_statement(anonymous: httpx.AsyncClient, db: Database) -> None:
+    await load_demo(db)
+    objects = await one_of_each(anonymous)
+    ids = [o["id"] for o in objects.values()]
+    query = """query($ids: [ID!]!, $id: ID!) {
+      nodes(ids: $ids) { id ... on Claim { speakers { entity { name } } } } node(id: $id) { id }
+    }"""
+
+    answer, seen = await statements_for(db, lambda: data(anonymous, query, ids=ids, id=ids[0]))
+    assert [n["id"] for n in answer["nodes"]] == ids and answer["node"]["id"] == ids[0]
+    assert len(seen) == 1
+
+
+DEEP_CLAIM = """claim {
+  content speakers { entity { name aliases roles { title } claims(first: 3) { totalCount } } }
+  appearances { source { title publisher { name } } } topics { slug }
+}"""
+
+
+async def test_a_mutation_reads_its_whole_payload_with_one_statement(client: httpx.AsyncClient, db: Database) -> None:
+    """The write takes the statements it takes; what the payload selects, however deep, is one more."""
+    await load_demo(db)
+    source_id = await db.fetchval("SELECT min(id) FROM source")
+    create = "mutation($c: ClaimInput!, $s: ID!) { createClaim(input: {claim: $c, sourceId: $s}) { created %s } }"
+
+    async def statements(content: str, payload: str) -> int:
+        claim = {"content": content, "speakers": [{"entity": {"name": "Friedrich Merz", "kind": "PERSON"}}]}
+        body, seen = await statements_for(db, lambda: data(client, create % payload, c=claim, s=str(source_id)))
+        assert body["createClaim"]["created"] is True
+        if payload:
+            assert body["createClaim"]["claim"]["content"] == content
+            assert body["createClaim"]["claim"]["speakers"][0]["entity"]["claims"]["totalCount"] > 0
+        return len(seen)
+
+    await statements("A claim that warms the caches up", "")
+    bare = await statements("A first new claim about guarantees", "")
+    deep = await statements("A second new claim about guarantees", DEEP_CLAIM)
+    assert deep == bare + 1
 
 
 # -- limits -----------------------------------------------------------------------------------------
@@ -744,8 +765,8 @@ async def test_introspection_is_on_by_default_and_refused_when_switched_off(
 
 
 async def test_an_error_deep_in_one_field_leaves_the_others_whole(client: httpx.AsyncClient, db: Database) -> None:
-    """graphql-core cancels the siblings of a field whose error nulls its parent; the DataLoader
-    results they were waiting for are shared with other fields, which must still get them."""
+    """A refused argument nulls the nearest nullable field above it; every other field is answered
+    (by the same one statement)."""
     await load_demo(db)
     await load_corpus(db)
     query = """{
@@ -761,22 +782,27 @@ async def test_an_error_deep_in_one_field_leaves_the_others_whole(client: httpx.
     assert len(aliases) > 30 and all(aliases) and any("Merz" in a for a in aliases)
 
 
-async def test_a_resolver_cancelled_by_a_sibling_error_leaves_no_statement_behind(app: FastAPI, db: Database) -> None:
-    """The error in `claims` nulls the whole response, so graphql-core cancels `search` while its
-    statement runs; the statement must still finish, or its connection stays stuck on the server
-    ("active", waiting for the client) holding locks that block the next TRUNCATE or migration."""
+async def test_a_refused_argument_under_a_non_null_root_field_reads_nothing(
+    anonymous: httpx.AsyncClient, db: Database
+) -> None:
+    """`claims` cannot be null, so its refused argument nulls the whole `data`: nothing is read."""
     await load_demo(db)
     query = '{ search(query: "security guarantees") { __typename } claims(first: 101) { totalCount } }'
-    executor: Executor = app.state.graphql
-    answers = await asyncio.gather(*(executor.ordinary(query, {}, None, Context(db=db)) for _ in range(8)))
-    for answer in answers:
-        assert messages(orjson.loads(answer)) == ["first must be between 1 and 100"]
 
-    assert db.pool is not None
-    for _ in range(200):  # the shielded statements finish in the background; a stuck one never does
-        if db.pool.get_idle_size() == db.pool.get_size():
-            break
-        await asyncio.sleep(0.05)
-    stuck = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND state = 'active'"
-    assert await db.fetchval(stuck + " AND pid <> pg_backend_pid()") == 0
-    await db.execute(TABLES)  # …and nothing holds a lock the next test's TRUNCATE needs
+    body, seen = await statements_for(db, lambda: gql(anonymous, query))
+
+    assert messages(body) == ["first must be between 1 and 100"] and body["data"] is None
+    assert body["errors"][0]["path"] == ["claims"] and body["errors"][0]["extensions"] == {"code": "BAD_USER_INPUT"}
+    assert seen == []
+
+
+async def test_introspection_beside_data_fields_answers_both_in_one_document(
+    anonymous: httpx.AsyncClient, db: Database
+) -> None:
+    await load_demo(db)
+    query = "query($t: String!) { __type(name: $t) { name kind } topics { slug } }"
+
+    for type_name, kind in (("Claim", "OBJECT"), ("Node", "INTERFACE")):
+        body, seen = await statements_for(db, lambda: data(anonymous, query, t=type_name))  # noqa: B023
+        assert body["__type"] == {"name": type_name, "kind": kind} and body["topics"]
+        assert len(seen) == 1

@@ -103,3 +103,31 @@ async def test_a_page_of_nothing_is_refused_as_the_schema_documents(client: http
         assert messages(body) == [f"{argument} must be between 1 and 100"], query
         assert body["errors"][0]["extensions"] == {"code": "BAD_USER_INPUT"}
     assert len((await gql(client, "{ claims(first: 1) { edges { cursor } } }"))["data"]["claims"]["edges"]) == 1
+
+
+def gid(type_name: str, row_id: int) -> str:
+    return base64.b64encode(f"{type_name}:{row_id}".encode()).decode()
+
+
+async def test_a_merged_entitys_old_id_resolves_to_the_survivor(client: httpx.AsyncClient, db: Database) -> None:
+    await load_demo(db)
+    names = {r["name"]: r["id"] for r in await db.fetch("SELECT id, name FROM entity")}
+    duplicate, survivor = names["Keir Starmer"], names["Emmanuel Macron"]
+    merged = await client.post(f"/v1/entities/{duplicate}/merge", json={"into": survivor})
+    assert merged.status_code == 200, merged.text
+    rest = await client.get(f"/v1/entities/{duplicate}", follow_redirects=False)
+    assert rest.status_code == 308 and rest.headers["location"].endswith(f"/v1/entities/{survivor}")
+    expected = {"id": gid("Entity", survivor), "name": "Emmanuel Macron"}
+    fields = "id ... on Entity { name }"
+
+    for old in (str(duplicate), gid("Entity", duplicate)):
+        body = await gql(client, "query($id: ID!) { entity(id: $id) { id name } }", id=old)
+        assert body == {"data": {"entity": expected}}, old
+    node = await gql(client, f"query($id: ID!) {{ node(id: $id) {{ {fields} }} }}", id=gid("Entity", duplicate))
+    assert node == {"data": {"node": expected}}
+    ids = [gid("Entity", duplicate), gid("Entity", names["Friedrich Merz"]), gid("Entity", 10**9)]
+    nodes = await gql(client, f"query($ids: [ID!]!) {{ nodes(ids: $ids) {{ {fields} }} }}", ids=ids)
+    assert nodes["data"]["nodes"] == [expected, {"id": ids[1], "name": "Friedrich Merz"}, None]
+    # and lists no longer show the duplicate
+    listed = await gql(client, "{ entities(first: 100) { edges { node { id } } } }")
+    assert gid("Entity", duplicate) not in [e["node"]["id"] for e in listed["data"]["entities"]["edges"]]

@@ -1,24 +1,26 @@
-"""Running a GraphQL request: limits, then one compiled SQL statement, else ordinary resolution.
+"""Running a GraphQL request: limits, then one compiled SQL statement.
 
-Documents are parsed and validated once and cached by their text; compiled statements are cached
-per (document, operation, variables). Limits (tokens, depth, aliases, cost) apply to both paths.
+Every read goes through db/compile.py: a query is planned from its fields' declarations
+(schema/graphql/plan.py) and answered by one statement; mutations and subscriptions run their
+resolvers through Strawberry, which read what they answer through `Executor.read_fields` /
+`read_object` — compiled the same way. Documents are parsed and validated once and cached by their
+text; compiled statements are cached per (document, operation, variables). Limits (tokens, depth,
+aliases, cost — the cost from the declarations) apply to every operation.
 
-An operation whose only variables are ids of root look-ups (``query($id: ID!) { claim(id: $id) … }``,
-the shape of every item page) is compiled once into an `IdTemplate`: the statement with the places
-of its ids, so another id costs a decode and a list copy instead of coercing, planning and
-compiling again (a new id almost never hits the per-variables cache).
+Item pages (only ids of root look-ups as variables) are compiled once into an `IdTemplate`
+(api/graphql/templates.py).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 from cachetools import LRUCache
 from graphql import (
-    ArgumentNode,
     DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
@@ -26,34 +28,27 @@ from graphql import (
     GraphQLError,
     GraphQLSyntaxError,
     InlineFragmentNode,
-    IntValueNode,
-    NamedTypeNode,
-    NonNullTypeNode,
     OperationDefinitionNode,
     OperationType,
     SelectionSetNode,
-    VariableNode,
+    get_named_type,
     parse,
     specified_rules,
     validate,
-    visit,
 )
 from graphql.execution.values import VariableValues, get_variable_values
-from graphql.language import Visitor as GraphQLVisitor
 from graphql.validation import NoSchemaIntrospectionCustomRule
 
 from api.graphql.persisted import PersistedQueries, Refused
-from api.graphql.plan import ID_LOOKUPS, Planner, directive_variables
+from api.graphql.templates import IdTemplate, id_template
 from api.settings import Settings
-from db.compile import NotCompilable, Statement, compile_query
+from db import graph
+from db.compile import Sel, Statement, compile_query
 from db.database import Database, DatabaseUnavailable
 from schema.graphql.core import core_schema
-from schema.graphql.scalars import from_global_id, to_global_id
+from schema.graphql.plan import Planner, declarations, directive_variables
 
 log = logging.getLogger("claims.graphql")
-
-DEFAULT_CONNECTION_SIZE = 20
-LIST_WEIGHT = 5  # what an unpaginated list (speakers, appearances…) is assumed to hold, for cost
 
 
 @dataclass
@@ -64,38 +59,36 @@ class Prepared:
     errors: list[GraphQLError]
     fragments: dict[str, FragmentDefinitionNode]
     directive_variables: frozenset[str] = frozenset()
-    size_variables: tuple[str, ...] = ()  # variables given as `first`/`last`: all `_cost` reads
-
-
-@dataclass(frozen=True)
-class IdTemplate:
-    """A compiled statement whose only inputs are ids: the parameters, and for each variable the
-    type its global id must name and the parameter positions its row id goes to."""
-
-    statement: Statement
-    slots: tuple[tuple[str, str, tuple[int, ...]], ...]  # (variable, type name, positions)
-
-    def bind(self, variables: dict[str, Any]) -> Statement | None:
-        """The statement for these variables; None when they are not plain valid ids of the
-        expected types (the full path then answers, with its errors)."""
-        if len(variables) != len(self.slots):
-            return None
-        params = list(self.statement.params)
-        for name, type_name, positions in self.slots:
-            value = variables.get(name)
-            if not isinstance(value, str):
-                return None
-            try:
-                row_id = from_global_id(value, type_name)[1]
-            except GraphQLError:
-                return None
-            for i in positions:
-                params[i] = row_id
-        return Statement(self.statement.sql, params, self.statement.pieces)  # (`_replace` is two Python calls)
 
 
 def _error(message: str, code: str) -> GraphQLError:
     return GraphQLError(message, extensions={"code": code})
+
+
+class OverCost(Exception):
+    """The operation costs more than the settings allow: a request error (``error``)."""
+
+    def __init__(self, error: GraphQLError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+INTERNAL = (
+    b'{"errors": [{"message": "Internal error.", "extensions": {"code": "INTERNAL_SERVER_ERROR"}}], "data": null}'
+)
+
+
+def _answered(errors: list[GraphQLError]) -> Statement:
+    """The answer of an operation whose ``data`` is null: nothing to read."""
+    return Statement("", [], (orjson.dumps({"errors": [e.formatted for e in errors], "data": None}),))
+
+
+def _with_errors(statement: Statement, errors: list[GraphQLError]) -> Statement:
+    """The statement's answer with ``errors`` before its ``data``."""
+    if not errors:
+        return statement
+    head = b'{"errors" : ' + orjson.dumps([e.formatted for e in errors]) + b", " + statement.pieces[0][1:]
+    return Statement(statement.sql, statement.params, (head, *statement.pieces[1:]))
 
 
 class Executor:
@@ -105,10 +98,17 @@ class Executor:
         self.schema = schema
         self.gql = core_schema(schema)
         self.settings = settings
+        self.store = declarations(schema, self.gql)
+        query_type = self.gql.query_type
+        assert query_type is not None
+        self.id_lookups = {  # root look-ups by the id of one type: `claim(id:)` → Claim
+            name: str(get_named_type(query_type.fields[name].type))
+            for (parent, name), d in self.store.items()
+            if parent == "Query" and isinstance(d.store, graph.ById) and d.store.table is not None
+        }
         self.documents: LRUCache[Any, Any] = LRUCache(1000)
         self.plans: LRUCache[Any, Any] = LRUCache(2000)
         self.skeletons: LRUCache[Any, Any] = LRUCache(1000)
-        self.costs: LRUCache[Any, Any] = LRUCache(2000)
         self.templates: LRUCache[Any, Any] = LRUCache(1000)  # (query, operation) → IdTemplate or False
         self.rules = list(specified_rules)
         self.hide_suggestions = not settings.graphql_introspection  # "Did you mean …?" reveals the schema
@@ -157,7 +157,7 @@ class Executor:
                         ],
                         {},
                     )
-        return Prepared(document, [], fragments, directive_variables(document), _size_variables(document))
+        return Prepared(document, [], fragments, directive_variables(document))
 
     # -- running -------------------------------------------------------------------------
 
@@ -224,26 +224,25 @@ class Executor:
         )
         if isinstance(coerced, list):
             return _errors([_error(e.message, "BAD_USER_INPUT") for e in coerced]), refused
-        cost_key = (query, operation_name, *(coerced.coerced.get(v) for v in prepared.size_variables))
-        cost = self.costs.get(cost_key)
-        if cost is None:
-            cost = _cost(operation.selection_set, prepared.fragments, coerced.coerced)
-            self.costs[cost_key] = cost
-        if cost > self.settings.graphql_max_cost:
-            message = (
-                f"query cost {cost} exceeds the limit of {self.settings.graphql_max_cost} "
-                "(page sizes multiply down the nesting)"
-            )
-            return _errors([_error(message, "COST_LIMIT")]), refused
-        if operation.operation == OperationType.QUERY and plan is None:
-            plan = self.compile(prepared, operation, operation_name, query, coerced)
+        try:
+            if operation.operation == OperationType.QUERY:
+                plan = self.compile(prepared, operation, operation_name, query, coerced)
+            else:  # a mutation: what it answers is planned before it writes
+                plan = self.check(prepared, operation, coerced)
+        except OverCost as exc:
+            return _errors([exc.error]), refused
+        if operation.operation == OperationType.QUERY:
             self.plans[key] = plan
-            if isinstance(plan, Statement):
-                if template is None:
-                    template = self.id_template(prepared, operation, operation_name, query)
-                    self.templates[(query, operation_name)] = template or False
-                return await self.answer(db, plan, body, context), 200
-        return await self.ordinary(query, variables, operation_name, context), 200
+            if template is None and plan.sql and b'"errors"' not in plan.pieces[0]:
+                template = self.id_template(prepared, operation, operation_name, query)
+                self.templates[(query, operation_name)] = template or False
+            return await self.answer(db, plan, body, context), 200
+        if plan is not None:  # an argument it selects is refused: nothing is written
+            return plan.document(()), 200
+        return await self.execute(query, variables, operation_name, context), 200
+
+    def planner(self, prepared: Prepared, operation: OperationDefinitionNode, coerced: VariableValues) -> Planner:
+        return Planner(self.gql, self.store, operation, prepared.fragments, coerced)
 
     def compile(
         self,
@@ -252,85 +251,84 @@ class Executor:
         operation_name: str | None,
         query: str,
         coerced: VariableValues,
-    ) -> Statement | bool:
-        """The compiled statement, or False when the compiler does not handle this operation.
+    ) -> Statement:
+        """The compiled statement, with the errors of refused arguments (`OverCost` over the limit).
 
         The collected fields (the skeleton) are cached per document, operation and the values
         of the variables @skip/@include read; only the arguments are interpreted per request.
         """
-        planner = Planner(self.gql, operation, prepared.fragments, coerced)
+        planner = self.planner(prepared, operation, coerced)
         directives = tuple(orjson.dumps(coerced.coerced.get(v)) for v in sorted(prepared.directive_variables))
         skel_key = (query, operation_name, directives)
-        try:
-            skeleton = self.skeletons.get(skel_key)
-            if skeleton is None:
-                skeleton = planner.skeleton()
-                self.skeletons[skel_key] = skeleton
-            return compile_query(planner.plan(skeleton))
-        except NotCompilable as exc:
-            log.debug("not compiled: %s", exc)
-            return False
+        skeleton = self.skeletons.get(skel_key)
+        if skeleton is None:
+            skeleton = planner.skeleton()
+            self.skeletons[skel_key] = skeleton
+        sels = planner.plan(skeleton)
+        self.within_cost(planner, sels)
+        if sels is None:
+            return _answered(planner.errors)
+        return _with_errors(compile_query(sels), planner.errors)
+
+    def within_cost(self, planner: Planner, sels: list[Sel] | None) -> None:
+        """`OverCost` when the plan costs more than the settings allow."""
+        cost = planner.cost(sels or [])
+        if cost > self.settings.graphql_max_cost:
+            message = (
+                f"query cost {cost} exceeds the limit of {self.settings.graphql_max_cost} "
+                "(page sizes multiply down the nesting)"
+            )
+            raise OverCost(_error(message, "COST_LIMIT"))
+
+    def check(
+        self, prepared: Prepared, operation: OperationDefinitionNode, coerced: VariableValues
+    ) -> Statement | None:
+        """A mutation's reads planned before it runs: the answer refusing it (an argument error in
+        what it selects), else None; `OverCost` over the cost limit."""
+        planner = self.planner(prepared, operation, coerced)
+        sels = planner.root()
+        self.within_cost(planner, sels)
+        return _answered(planner.errors) if planner.errors else None
 
     def id_template(
-        self,
-        prepared: Prepared,
-        operation: OperationDefinitionNode,
-        operation_name: str | None,
-        query: str,
+        self, prepared: Prepared, operation: OperationDefinitionNode, operation_name: str | None, query: str
     ) -> IdTemplate | None:
-        """The operation's `IdTemplate`, when its variables are all ids of root look-ups.
+        """The operation's `IdTemplate`, when its variables are all ids of root look-ups."""
 
-        The places of the ids are found by compiling with three other sets of ids (after this
-        request's own compile, so the kept SQL of its argument-free fields is in place): the
-        statement must not change, and exactly the parameters that change must hold the ids.
-        """
-        types = _id_variables(operation, prepared.fragments)
-        if not types:
-            return None
-        samples = [{name: 1 + i + n * len(types) for i, name in enumerate(types)} for n in range(3)]  # all distinct
-        compiled = []
-        for ids in samples:
-            values = {name: to_global_id(types[name], row_id) for name, row_id in ids.items()}
-            other = get_variable_values(self.gql, operation.variable_definitions or [], values)
-            if isinstance(other, list):
+        def compile_with(ids: dict[str, str]) -> Statement | None:
+            coerced = get_variable_values(self.gql, operation.variable_definitions or [], ids)
+            if isinstance(coerced, list):
                 return None
-            result = self.compile(prepared, operation, operation_name, query, other)
-            if not isinstance(result, Statement):
+            try:
+                return self.compile(prepared, operation, operation_name, query, coerced)
+            except OverCost:
                 return None
-            compiled.append(result)
-        first = compiled[0]
-        if any(c.sql != first.sql or c.pieces != first.pieces or len(c.params) != len(first.params) for c in compiled):
-            return None
-        slots: dict[str, list[int]] = {name: [] for name in types}
-        for i in range(len(first.params)):
-            column = [c.params[i] for c in compiled]
-            if column.count(column[0]) == len(column):
-                continue  # the same in every sample: not an id
-            owner = next((n for n in types if column == [ids[n] for ids in samples]), None)
-            if owner is None:
-                return None  # changes with the ids, but is not one of them
-            slots[owner].append(i)
-        return IdTemplate(first, tuple((n, types[n], tuple(slots[n])) for n in types))
+
+        return id_template(operation, prepared.fragments, self.id_lookups, compile_with)
 
     async def answer(self, db: Database, plan: Statement, body: dict[str, Any], context: Any) -> bytes:
         """The compiled answer. Should PostgreSQL refuse the statement (a value it cannot take, or a
-        compiler bug), the ordinary path answers instead: the same masked errors, never a 500."""
+        compiler bug), the answer is a masked internal error, never a 500."""
+        if not plan.sql:
+            return plan.document(())
         try:
             row = await db.fetchrow(plan.sql, *plan.params)  # PostgreSQL returns the document's parts
             return plan.document(row)  # type: ignore[arg-type]  # a SELECT without FROM: always one row
         except DatabaseUnavailable:
             raise
         except Exception:
-            log.exception("compiled statement failed; answering the ordinary way")
-            return await self.ordinary(body["query"], body.get("variables") or {}, body.get("operationName"), context)
+            log.exception("compiled statement failed")
+            return INTERNAL
 
-    async def ordinary(self, query: str, variables: dict[str, Any], operation_name: str | None, context: Any) -> bytes:
-        """Strawberry's own resolution (mutations, and what the compiler does not handle).
+    async def execute(self, query: str, variables: dict[str, Any], operation_name: str | None, context: Any) -> bytes:
+        """Strawberry's own execution: mutations run their writes, and read what they answer through
+        this executor (`read_fields`).
 
-        ``context`` may be a function making it: compiled answers never need one (nor its loaders).
+        ``context`` may be a function making it: compiled answers never need one.
         """
         if callable(context):
             context = context()
+        context.reader = self
         result = await self.schema.execute(
             query, variable_values=variables, context_value=context, operation_name=operation_name
         )
@@ -340,64 +338,38 @@ class Executor:
         out["data"] = result.data
         return orjson.dumps(out, default=str)
 
+    # -- reads for resolvers (schema.graphql.context.Reader) ---------------------------------
+
+    async def read_fields(self, db: Database, info: Any, type_name: str, ids: Mapping[str, Any]) -> dict[str, Any]:
+        planner = self.resolver_planner(info)
+        return await self.read(db, planner, planner.reads(info.path.key, type_name, dict(ids)))
+
+    async def read_object(self, db: Database, info: Any, row_id: int) -> Any:
+        planner = self.resolver_planner(info)
+        return (await self.read(db, planner, planner.read(info.path.key, row_id))).get(info.path.key)
+
+    def resolver_planner(self, info: Any) -> Planner:
+        """A planner for the operation a resolver runs in (Strawberry's public `Info`)."""
+        prepared = self.prepare(info.query)
+        fragments = prepared.fragments
+        if prepared.document is None:  # over a limit of this endpoint, but run (a websocket): its own fragments
+            document = parse(info.query)
+            fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+        return Planner(self.gql, self.store, info.operation, fragments, VariableValues({}, dict(info.variable_values)))
+
+    @staticmethod
+    async def read(db: Database, planner: Planner, sels: list[Sel] | None) -> dict[str, Any]:
+        """The JSON ``data`` of compiled reads, by response key."""
+        if sels is None:
+            raise planner.errors[0]
+        statement = compile_query(sels)
+        row = await db.fetchrow(statement.sql, *statement.params) if statement.sql else ()
+        data: dict[str, Any] = orjson.loads(statement.document(row or ()))["data"]  # type: ignore[arg-type]
+        return data
+
 
 def _errors(errors: list[GraphQLError]) -> bytes:
     return orjson.dumps({"errors": [e.formatted for e in errors]})
-
-
-def _id_variables(
-    operation: OperationDefinitionNode, fragments: dict[str, FragmentDefinitionNode]
-) -> dict[str, str] | None:
-    """variable → the type its id names, when every variable is an ``ID`` without a default used
-    only as the ``id`` argument of root `claim`/`entity`/`source` fields; else None."""
-    definitions = operation.variable_definitions or ()
-    if not definitions or any(_uses_variables(f) for f in fragments.values()):
-        return None
-    types: dict[str, str] = {}
-    for d in definitions:
-        named = d.type.type if isinstance(d.type, NonNullTypeNode) else d.type
-        if not isinstance(named, NamedTypeNode) or named.name.value != "ID":
-            return None
-        if d.default_value is not None or d.directives:
-            return None
-        types[d.variable.name.value] = ""
-    if operation.directives and _uses_variables(operation.directives):
-        return None
-    for sel in operation.selection_set.selections:
-        if not isinstance(sel, FieldNode):
-            if _uses_variables(sel):
-                return None
-            continue
-        if _uses_variables(sel.directives) or _uses_variables(sel.selection_set):
-            return None
-        for arg in sel.arguments or ():
-            if not isinstance(arg.value, VariableNode):
-                if _uses_variables(arg.value):
-                    return None
-                continue
-            type_name = ID_LOOKUPS.get(sel.name.value)
-            name = arg.value.name.value
-            if arg.name.value != "id" or type_name is None or types.get(name) not in ("", type_name):
-                return None
-            types[name] = type_name
-    return types if all(types.values()) else None
-
-
-def _uses_variables(node: Any) -> bool:
-    """Whether ``node`` (a node, a list of nodes or None) holds a variable anywhere."""
-    if node is None:
-        return False
-    if isinstance(node, (list, tuple)):
-        return any(_uses_variables(n) for n in node)
-    found = False
-
-    class Visitor(GraphQLVisitor):
-        def enter_variable(self, *_: Any) -> None:
-            nonlocal found
-            found = True
-
-    visit(node, Visitor())
-    return found
 
 
 def _operation(document: DocumentNode, name: str | None) -> OperationDefinitionNode | None:
@@ -435,72 +407,3 @@ def _depth(selection_set: SelectionSetNode | None, fragments: dict[str, Fragment
         elif isinstance(sel, FragmentSpreadNode) and sel.name.value in fragments:
             deepest = max(deepest, _depth(fragments[sel.name.value].selection_set, fragments, level))
     return deepest
-
-
-def _size_variables(document: DocumentNode) -> tuple[str, ...]:
-    """Names of the variables given as ``first`` or ``last``, sorted: the only ones `_cost` reads."""
-    names: set[str] = set()
-
-    class Visitor(GraphQLVisitor):
-        def enter_argument(self, node: ArgumentNode, *_: Any) -> None:
-            if node.name.value in ("first", "last") and isinstance(node.value, VariableNode):
-                names.add(node.value.name.value)
-
-    visit(document, Visitor())
-    return tuple(sorted(names))
-
-
-def _size(field: FieldNode, variables: dict[str, Any]) -> int | None:
-    for arg in field.arguments or ():
-        if arg.name.value in ("first", "last"):
-            if isinstance(arg.value, IntValueNode):
-                return int(arg.value.value)
-            if isinstance(arg.value, VariableNode):
-                value = variables.get(arg.value.name.value)
-                return int(value) if isinstance(value, int) else None
-    return None
-
-
-CONNECTIONS = {"claims", "mentionedIn", "entities", "sources"}
-LISTS = {
-    "speakers",
-    "appearances",
-    "mentions",
-    "topics",
-    "relatedClaims",
-    "aliases",
-    "roles",
-    "authors",
-    "cites",
-    "externalIds",
-    "nodes",
-    "search",
-}
-
-
-def _cost(
-    selection_set: SelectionSetNode | None,
-    fragments: dict[str, FragmentDefinitionNode],
-    variables: dict[str, Any],
-    depth: int = 0,
-) -> int:
-    """Fields weighted by the page sizes above them: ``claims(first: 50) { speakers { … } }`` ≈ 50 × 5 × …"""
-    if selection_set is None or depth > 100:
-        return 0
-    total = 0
-    for sel in selection_set.selections:
-        if isinstance(sel, FieldNode):
-            name = sel.name.value
-            size = _size(sel, variables)
-            if name in CONNECTIONS:
-                factor = size if size is not None else DEFAULT_CONNECTION_SIZE
-            elif name in LISTS:
-                factor = size if size is not None else LIST_WEIGHT
-            else:
-                factor = 1
-            total += 1 + max(factor, 1) * _cost(sel.selection_set, fragments, variables, depth + 1)
-        elif isinstance(sel, InlineFragmentNode):
-            total += _cost(sel.selection_set, fragments, variables, depth)
-        elif isinstance(sel, FragmentSpreadNode) and sel.name.value in fragments:
-            total += _cost(fragments[sel.name.value].selection_set, fragments, variables, depth + 1)
-    return total

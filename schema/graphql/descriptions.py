@@ -123,7 +123,8 @@ DESCRIPTIONS: dict[str, str] = {
     **_paged("Query.claims"),
     "Query.claim": "One claim by id, or null.",
     "Query.claim(id)": "The claim's global id (or its REST id as a string).",
-    "Query.entity": "One entity by id, or null.",
+    "Query.entity": "One entity by id, or null. The id of an entity merged into another gives the one it was "
+    "merged into (its `id` is then the survivor's), as REST answers 308 to it.",
     "Query.entity(id)": "The entity's global id (or its REST id as a string).",
     "Query.entities(search)": "Words of a name or alias; prefixes match (`mer` finds Merz).",
     "Query.entities(kind)": "Only entities of this kind.",

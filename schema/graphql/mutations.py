@@ -10,6 +10,7 @@ mergeEntities.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from enum import Enum
 from typing import Any
@@ -25,7 +26,7 @@ from db.documents import DocumentError, WriteResult, write_source_document
 from db.mutations import claim_version
 from schema.claims import ClaimUpdate
 from schema.documents import AppearanceIn, ClaimIn, SourceDocument, SourceIn, SourceRef
-from schema.graphql.context import Loaders
+from schema.graphql.context import reader
 from schema.graphql.inputs import (
     ISO_DATE,
     ClaimInput,
@@ -136,15 +137,15 @@ async def authorize(info: Info, scope: str) -> Any:
     raise _auth_error("FORBIDDEN", f"This API key lacks the `{scope}` scope this mutation needs.")
 
 
-def fresh(info: Info) -> Loaders:
-    """New DataLoaders after a write: nothing read before it may be served from cache."""
-    info.context.loaders = Loaders(info.context.db)
-    return info.context.loaders
+async def read(info: Info, payload: str, ids: dict[str, Any]) -> dict[str, Any]:
+    """The payload's object fields named in ``ids`` (field → row id or ids), read after the write as
+    selected — one compiled statement — by response key."""
+    return await reader(info.context).read_fields(info.context.db, info, payload, ids)
 
 
-async def claims_of(info: Info, ids: list[int]) -> list[Claim]:
-    rows = await info.context.loaders.claims.load_many(ids)
-    return [Claim.of(r) for r in rows if r is not None]
+def compiled(root: Any, info: Info) -> Any:
+    """A payload's object field: what `read` read for its response key."""
+    return root.reads.get(info.path.key)
 
 
 # -- importSource ------------------------------------------------------------------------------
@@ -161,20 +162,16 @@ class ImportSourceInput:
 
 @strawberry.type
 class ImportSourcePayload:
-    source: Source | None = None
-    claims: list[Claim] | None = None
+    source: Source | None = strawberry.field(resolver=compiled)
+    claims: list[Claim] | None = strawberry.field(resolver=compiled)
     created: bool = strawberry.field(default=False, description="Whether anything was new.")
     user_errors: list[UserError] = strawberry.field(default_factory=list)
+    reads: strawberry.Private[dict[str, Any]] = dataclasses.field(default_factory=dict)
 
 
 async def _written(info: Info, result: WriteResult) -> ImportSourcePayload:
-    loaders = fresh(info)
-    source = await loaders.sources.load(result.source_id)
-    return ImportSourcePayload(
-        source=Source.of(source) if source is not None else None,
-        claims=await claims_of(info, [c.id for c in result.claims]),
-        created=result.changed,
-    )
+    ids = {"source": result.source_id, "claims": [c.id for c in result.claims]}
+    return ImportSourcePayload(created=result.changed, reads=await read(info, "ImportSourcePayload", ids))
 
 
 # -- createClaim -------------------------------------------------------------------------------
@@ -193,10 +190,11 @@ class CreateClaimInput:
 
 @strawberry.type
 class CreateClaimPayload:
-    claim: Claim | None = None
+    claim: Claim | None = strawberry.field(resolver=compiled)
     version: int | None = strawberry.field(default=None, description="For `updateClaim(expectedVersion:)`.")
     created: bool = strawberry.field(default=False, description="Whether the claim or its appearance was new.")
     user_errors: list[UserError] = strawberry.field(default_factory=list)
+    reads: strawberry.Private[dict[str, Any]] = dataclasses.field(default_factory=dict)
 
 
 async def _source_of(info: Info, data: CreateClaimInput) -> SourceIn:
@@ -241,12 +239,10 @@ async def _create_claim(info: Info, data: CreateClaimInput) -> CreateClaimPayloa
         error = document_error(exc, [])
         raise Rejected(user_error(_claim_path(error.field or [], by_id), error.message, error.code)) from exc
     claim_id = result.claims[0].id
-    fresh(info)
-    claims = await claims_of(info, [claim_id])
     return CreateClaimPayload(
-        claim=claims[0] if claims else None,
         version=await claim_version(info.context.db, claim_id),
         created=result.changed,
+        reads=await read(info, "CreateClaimPayload", {"claim": claim_id}),
     )
 
 
@@ -273,9 +269,10 @@ class UpdateClaimInput:
 
 @strawberry.type
 class UpdateClaimPayload:
-    claim: Claim | None = None
+    claim: Claim | None = strawberry.field(resolver=compiled)
     version: int | None = None
     user_errors: list[UserError] = strawberry.field(default_factory=list)
+    reads: strawberry.Private[dict[str, Any]] = dataclasses.field(default_factory=dict)
 
 
 PATCHABLE = ("content", "kind", "language", "said_at", "said_at_precision", "topics")
@@ -314,9 +311,10 @@ async def _update_claim(info: Info, data: UpdateClaimInput) -> UpdateClaimPayloa
                 raise Rejected(user_error(["input", "content"], message, UserErrorCode.CONFLICT)) from exc
             except claim_store.ClaimInvalid as exc:
                 raise Rejected(user_error(["input", camel(exc.field)], exc.message)) from exc
-    fresh(info)
-    claims = await claims_of(info, [claim_id])
-    return UpdateClaimPayload(claim=claims[0] if claims else None, version=int(row["version"]) + (1 if changes else 0))
+    return UpdateClaimPayload(
+        version=int(row["version"]) + (1 if changes else 0),
+        reads=await read(info, "UpdateClaimPayload", {"claim": claim_id}),
+    )
 
 
 # -- deleteClaim -------------------------------------------------------------------------------
@@ -347,7 +345,6 @@ async def _delete_claim(info: Info, data: DeleteClaimInput, caller: Any) -> Dele
         if not row["deleted"]:
             key_id = getattr(caller, "key_id", None)
             await claim_store.delete_claim(tx, claim_id, key_id, data.reason)
-    fresh(info)
     return DeleteClaimPayload(deleted_claim_id=to_global_id("Claim", claim_id))
 
 
@@ -363,10 +360,11 @@ class MergeEntitiesInput:
 @strawberry.type
 class MergeEntitiesPayload:
     entity: Entity | None = strawberry.field(
-        default=None, description="The survivor, now with the duplicate's aliases, ids, roles and claims."
+        resolver=compiled, description="The survivor, now with the duplicate's aliases, ids, roles and claims."
     )
     merged_entity_id: strawberry.ID | None = None
     user_errors: list[UserError] = strawberry.field(default_factory=list)
+    reads: strawberry.Private[dict[str, Any]] = dataclasses.field(default_factory=dict)
 
 
 def _merge_error(exc: entity_store.MergeRefused) -> UserError:
@@ -386,9 +384,9 @@ async def _merge_entities(info: Info, data: MergeEntitiesInput) -> MergeEntities
         survivor = await entity_store.merge_entity(info.context.db, duplicate, into)
     except entity_store.MergeRefused as exc:
         raise Rejected(_merge_error(exc)) from exc
-    row = await fresh(info).entities.load(survivor)
     return MergeEntitiesPayload(
-        entity=Entity.of(row) if row is not None else None, merged_entity_id=to_global_id("Entity", duplicate)
+        merged_entity_id=to_global_id("Entity", duplicate),
+        reads=await read(info, "MergeEntitiesPayload", {"entity": survivor}),
     )
 
 

@@ -1,4 +1,4 @@
-"""The Strawberry schema: queries (compiled to SQL when possible), mutations and subscriptions."""
+"""The Strawberry schema: queries (compiled to SQL: db/compile.py), mutations and subscriptions."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from strawberry.schema.config import StrawberryConfig
 from schema.graphql.core import Lend
 from schema.graphql.descriptions import describe
 from schema.graphql.query import Query
+from schema.graphql.reads import CompiledFields
 from schema.graphql.scalars import DATETIME
 from schema.graphql.types import Appearance, Claim, Entity, EntityRole, Source, Topic
 
@@ -43,8 +44,9 @@ class Schema(strawberry.Schema):
 
 def build_schema(*, suggestions: bool = True, **kwargs: object) -> strawberry.Schema:
     """The schema; ``suggestions=False`` keeps "Did you mean …?" out of error messages (for a server
-    without introspection); ``kwargs`` go to `strawberry.Schema` (extensions, …). Its graphql-core
-    schema is `schema.graphql.core.core_schema`'s to lend."""
+    without introspection); ``kwargs`` go to `strawberry.Schema` (extensions, …; `CompiledFields` is
+    added). Its graphql-core schema is `schema.graphql.core.core_schema`'s to lend."""
+    extensions = list(kwargs.pop("extensions", None) or [])  # type: ignore[call-overload]
     mutation = subscription = None
     try:
         from schema.graphql.mutations import Mutation
@@ -66,7 +68,8 @@ def build_schema(*, suggestions: bool = True, **kwargs: object) -> strawberry.Sc
         config=StrawberryConfig(
             auto_camel_case=True, scalar_map={datetime: DATETIME}, disable_field_suggestions=not suggestions
         ),
-        **{**kwargs, "extensions": [*kwargs.get("extensions", ()), lambda: AddValidationRules([Lend])]},  # type: ignore[arg-type, misc]
+        extensions=[*extensions, CompiledFields, lambda: AddValidationRules([Lend])],
+        **kwargs,  # type: ignore[arg-type]
     )
     return describe(built)
 

@@ -1,8 +1,8 @@
 """GraphQL subscriptions over graphql-transport-ws: ``claimAdded(filter:)``.
 
-Fed by the worker's LISTEN connection (api/graphql/listener.py): each new claim id is loaded,
-checked against the subscriber's filter with the same SQL criteria as ``claims(filter:)``, and
-sent as a `Claim`.
+Fed by the worker's LISTEN connection (api/graphql/listener.py): each new claim id is checked
+against the subscriber's filter with the same SQL criteria as ``claims(filter:)``, and its `Claim`
+read as the subscription selects it, compiled into one statement like any other read.
 """
 
 from __future__ import annotations
@@ -15,10 +15,9 @@ from typing import Any, Protocol
 import strawberry
 from graphql import GraphQLError
 
-from db import graph
 from db.filters import ClaimFilter
 from db.subscriptions import claim_matches
-from schema.graphql.context import Loaders
+from schema.graphql.context import reader
 from schema.graphql.types import Claim, ClaimFilterInput, Info, claim_filter
 
 LISTENER_STATE = "claim_listener"  # app.state attribute (api/graphql/listener.py)
@@ -52,11 +51,9 @@ class Subscription:
         with _feed(info).subscribe() as queue:
             while True:
                 claim_id = await queue.get()
-                row = (await graph.claims_by_ids(db, [claim_id])).get(claim_id)
-                if row is None:  # deleted again before we got to it
-                    continue
                 if criteria != ClaimFilter() and not await claim_matches(db, claim_id, criteria):
                     continue
-                # The context lives as long as the websocket: fresh loaders, so nested fields are current.
-                info.context.loaders = Loaders(db)
-                yield Claim.of(row)
+                claim = await reader(info.context).read_object(db, info, claim_id)
+                if claim is None:  # deleted again before we got to it
+                    continue
+                yield claim
