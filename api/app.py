@@ -112,7 +112,9 @@ def _install_optional(app: FastAPI, settings: Settings) -> None:
     rest.install(app, settings)
     landing.install(app)
     docs.mount_docs(app, title="Claimsbase API")
-    front.install(app, settings, routing.AllowedMethods(lambda: routing.route_table(app, rest.ROUTERS)))
+    shapes = routing.PlainShapes(lambda: routing.all_routes(app, rest.ROUTERS))
+    allowed = routing.AllowedMethods(lambda: routing.route_table(app, rest.ROUTERS))
+    front.install(app, settings, shapes, allowed)
 
 
 async def _on_startup(app: FastAPI) -> None:

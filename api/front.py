@@ -9,7 +9,8 @@
     security headers added to whatever answers (a 405's ``Allow`` lists every method of the path),
                      then one access line
 
-Then the app's routes answer (FastAPI's router: `api.routing.route_table` lists them). Each step is
+Then an operation's plain shape answers, or the app's routes (FastAPI's router; `api.routing`
+explains both, and `api.routing.route_table` lists the routes). Each step is
 a small function or object of `api.steps`, `api.auth`, `api.ratelimit` or `api.logs`; this module
 knows no endpoint. It is installed with Starlette's ``add_middleware`` as the outermost user
 middleware, so everything the routes answer, including the exception handlers' problems, leaves
@@ -31,6 +32,7 @@ from api.asgi import header
 from api.errors import PROBLEM, Problem
 from api.logs import REQUEST_ID, access_log, configure_logging, flush_access_log
 from api.ratelimit import RateLimiter, build_limiter
+from api.routing import PlainShapes
 from api.settings import Settings
 from api.steps import Cors, Counted, Deadlines, Headers, request_id, secure_headers, send_problem, too_large
 from db.database import DatabaseUnavailable
@@ -43,12 +45,12 @@ KEY_PREFIX = "claims.key_prefix"  # scope["state"] entry for the access line
 UNAVAILABLE = "The request could not be served (database unavailable); try again shortly."
 
 
-def install(app: FastAPI, settings: Settings, allowed: Callable[[str], bytes]) -> None:
+def install(app: FastAPI, settings: Settings, shapes: PlainShapes, allowed: Callable[[str], bytes]) -> None:
     """Add the front door to ``app`` (call it last: the last middleware added is the outermost),
-    and the rate limiter to its lifespan. ``allowed`` names the methods served at a path (a 405's
-    ``Allow``)."""
+    and the rate limiter to its lifespan. ``shapes`` are the operations' plain shapes; ``allowed``
+    names the methods served at a path (a 405's ``Allow``)."""
     configure_logging(settings.log_level)
-    app.add_middleware(FrontDoor, settings=settings, allowed=allowed)
+    app.add_middleware(FrontDoor, settings=settings, shapes=shapes, allowed=allowed)
     app.state.startup.append(start_limiter)
     app.state.shutdown.append(stop_limiter)
     app.state.shutdown.append(flush_logs)
@@ -89,8 +91,9 @@ class Early(Exception):
 class FrontDoor:
     """ASGI: the steps of the module docstring around ``app``; websockets get a request id only."""
 
-    def __init__(self, app: ASGIApp, settings: Settings, allowed: Callable[[str], bytes]) -> None:
+    def __init__(self, app: ASGIApp, settings: Settings, shapes: PlainShapes, allowed: Callable[[str], bytes]) -> None:
         self.app = app
+        self.shapes = shapes
         self.allowed = allowed
         self.max_bytes = settings.max_body_bytes
         self.cors = Cors(settings.cors_origins) if settings.cors_origins else None
@@ -145,6 +148,11 @@ class FrontDoor:
             bucket = await self.identify(scope, given.get(b"x-api-key"), client)
             if path not in UNLIMITED_PATHS:
                 added[:0] = await rate_limit(scope["app"].state, bucket)
+            if not counted:
+                left = await self.plain(scope, receive, method, path, send_out)
+                if left is None:
+                    return
+                receive = left
             app = Counted(self.app, self.max_bytes) if counted else self.app
             await app(scope, receive, send_out)
         except Early as early:
@@ -165,6 +173,29 @@ class FrontDoor:
             key_prefix = state.get(KEY_PREFIX) if state else None
             access_log(method, path, client or None, status or 500, started, key_prefix, rid)
             REQUEST_ID.reset(token)
+
+    async def plain(self, scope: Scope, receive: Receive, method: str, path: str, send: Send) -> Receive | None:
+        """Answer with the operation's plain shape (`api.routing`) if it has one for this request:
+        None once answered; else the ``receive`` the routes read the request from (the body again,
+        when the shape read it). The routes also answer when the shape raised (see `api.routing`)."""
+        found = self.shapes.find(method, path)
+        if found is None:
+            return receive
+        shortcut, scope["path_params"] = found
+        body = b""
+        if method != "GET" and method != "HEAD":
+            read = await read_body(receive)
+            if read is None:
+                return None  # the client left: nobody to answer
+            body, receive = read, replay(read, receive)
+        try:
+            answer = await shortcut(scope, body)
+        except Exception:  # a read: FastAPI's way runs it again and its handlers answer
+            return receive
+        if answer is None:
+            return receive
+        await answer.send(send)
+        return None
 
     def body_cap(self, method: str, path: str, length: bytes | None) -> bool:
         """Refuse a declared body over the cap (413); True when the body must be counted as it
@@ -198,6 +229,32 @@ class FrontDoor:
             raise Early(503, UNAVAILABLE, "unavailable", [(b"retry-after", b"2")]) from None
         state[auth.STATE_KEY] = caller
         return f"key:{caller.key_id}"
+
+
+async def read_body(receive: Receive) -> bytes | None:
+    """The whole request body (its length was checked against the cap), or None if the client left."""
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def replay(body: bytes, receive: Receive) -> Receive:
+    """A ``receive`` that gives ``body`` again, then whatever ``receive`` gives (a disconnect)."""
+    given = False
+
+    async def again() -> Message:
+        nonlocal given
+        if given:
+            return await receive()
+        given = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return again
 
 
 async def rate_limit(app_state: Any, bucket: str) -> Headers:

@@ -1,16 +1,18 @@
-"""How a request reaches its operation: FastAPI's route table, and the plain shapes that skip its
-dependency injection.
+"""How a request reaches its operation: FastAPI's route table, and the plain shapes the front door
+answers itself.
 
 Every operation is one function from parsed input to an `Answer`. Its FastAPI route is the thin
-adapter that parses and validates any request (and documents it in OpenAPI). An operation that is
+adapter that parses and validates any request, and documents it in OpenAPI. An operation that is
 read far more often than anything else may also declare a *plain shape* with `plain`: a function
-that takes the ASGI scope and, when the request is of that simple form (say, no query string and a
-well-formed id), calls the same operation itself; for anything else it returns None and the route
-runs as usual. Dependency injection and parameter validation cost several times what such a read
-costs in PostgreSQL's JSON; nothing else differs. Exceptions raised on either way reach the app's
-exception handlers (`api.errors`) through Starlette's own middleware.
+that takes the ASGI scope and, when the request has that simple form (no query string, a
+well-formed id…), calls the same operation itself; for anything else it returns None. The front
+door (`api.front`) tries the plain shape after its own steps; FastAPI's dependency injection,
+routing and exception layers cost several times what such a read costs otherwise. A plain shape is
+a read: when it raises, the request goes FastAPI's way (the read runs again there, and the app's
+exception handlers answer), so errors are mapped in one place.
 
-`route_table` lists every (method, path template, handler) the app serves, once.
+`route_table` lists every (method, path template, handler) the app serves, once; `AllowedMethods`
+and `PlainShapes` are built from the same routes.
 """
 
 from __future__ import annotations
@@ -20,13 +22,13 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, NamedTuple, TypeVar
 
 from fastapi import FastAPI
-from fastapi.routing import APIRoute, APIRouter
+from fastapi.routing import APIRouter
 from starlette.responses import Response
-from starlette.routing import Mount, Route, WebSocketRoute, compile_path
-from starlette.types import Receive, Scope, Send
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute, compile_path
+from starlette.types import Scope, Send
 
 Headers = list[tuple[bytes, bytes]]
-Shortcut = Callable[[Scope], Awaitable["Answer | None"]]
+Shortcut = Callable[[Scope, bytes], Awaitable["Answer | None"]]  # (scope, body) → answer, or None
 Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
 
 
@@ -49,28 +51,15 @@ class Answer(NamedTuple):
         await send({"type": "http.response.body", "body": self.body})
 
 
-def plain(shortcut: Shortcut) -> Callable[[Endpoint], Endpoint]:
-    """Declare ``shortcut`` as the plain shape of the decorated route's endpoint (`OperationRoute`)."""
+def plain(shortcut: Shortcut, methods: tuple[str, ...] = ("GET",)) -> Callable[[Endpoint], Endpoint]:
+    """Declare ``shortcut`` as the plain shape of the decorated route's endpoint for ``methods``
+    (`PlainShapes`)."""
 
     def declare(endpoint: Endpoint) -> Endpoint:
-        endpoint.plain = shortcut  # type: ignore[attr-defined]
+        endpoint.plain = (shortcut, methods)  # type: ignore[attr-defined]
         return endpoint
 
     return declare
-
-
-class OperationRoute(APIRoute):
-    """FastAPI's route, answering requests of its endpoint's plain shape (if it declares one)
-    without dependency injection."""
-
-    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        shortcut: Shortcut | None = getattr(self.endpoint, "plain", None)
-        if shortcut is not None and scope["method"] in (self.methods or ()):
-            answer = await shortcut(scope)
-            if answer is not None:
-                await answer.send(send)
-                return
-        await super().handle(scope, receive, send)
 
 
 class Row(NamedTuple):
@@ -81,11 +70,16 @@ class Row(NamedTuple):
     handler: str
 
 
+def all_routes(app: FastAPI, routers: Sequence[APIRouter] = ()) -> list[BaseRoute]:
+    """``app``'s own routes, then those of the ``routers`` it includes (FastAPI keeps an included
+    router's routes in that router)."""
+    return [*app.router.routes, *(route for router in routers for route in router.routes)]
+
+
 def route_table(app: FastAPI, routers: Sequence[APIRouter] = ()) -> list[Row]:
-    """Every (method, path template, handler) ``app`` serves: its own routes, then those of the
-    ``routers`` it includes (FastAPI keeps an included router's routes in that router)."""
+    """Every (method, path template, handler) ``app`` serves."""
     rows: list[Row] = []
-    for route in [*app.router.routes, *(route for router in routers for route in router.routes)]:
+    for route in all_routes(app, routers):
         if isinstance(route, Route):  # FastAPI's APIRoute included
             name = f"{route.endpoint.__module__}.{route.endpoint.__qualname__}"
             rows += (Row(method, route.path, name) for method in sorted(route.methods or ()))
@@ -117,3 +111,32 @@ class AllowedMethods:
             self.paths = [(compile_path(row.path)[0], row.method) for row in self.rows()]
         served = {method for pattern, method in self.paths if pattern.match(path)} - {"WEBSOCKET"}  # not HTTP's
         return ", ".join(sorted(served)).encode()
+
+
+class PlainShapes:
+    """The plain shapes of ``routes`` (a callable: the table is read on first use, once every route
+    is in place) by method, each with its route's own compiled path."""
+
+    def __init__(self, routes: Callable[[], list[BaseRoute]]) -> None:
+        self.routes = routes
+        self.shapes: dict[str, list[tuple[re.Pattern[str], Shortcut]]] | None = None
+
+    def find(self, method: str, path: str) -> tuple[Shortcut, dict[str, str]] | None:
+        """The plain shape that may answer ``method path``, and the path's parameters (as text)."""
+        shapes = self.shapes if self.shapes is not None else self.build()
+        for pattern, shortcut in shapes.get(method, ()):
+            found = pattern.match(path)
+            if found is not None:
+                return shortcut, found.groupdict()
+        return None
+
+    def build(self) -> dict[str, list[tuple[re.Pattern[str], Shortcut]]]:
+        shapes: dict[str, list[tuple[re.Pattern[str], Shortcut]]] = {}
+        for route in self.routes():
+            declared = getattr(getattr(route, "endpoint", None), "plain", None)
+            if isinstance(route, Route) and declared is not None:
+                shortcut, methods = declared
+                for method in methods:
+                    shapes.setdefault(method, []).append((route.path_regex, shortcut))
+        self.shapes = shapes
+        return shapes

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
 from api.app import create_app
+from api.front import read_body, replay
 from api.rest import ROUTERS
 from api.routing import Row, route_table
 from api.settings import Settings
@@ -126,3 +127,27 @@ async def test_a_method_the_route_lacks_is_405_on_the_plain_way_too(client: http
     response = await client.request("TRACE", "/v1/claims/1")
     assert response.status_code == 405
     assert "GET" in response.headers["allow"]
+
+
+async def test_a_body_read_by_a_plain_shape_is_given_again_to_the_route() -> None:
+    messages = [
+        {"type": "http.request", "body": b'{"query": ', "more_body": True},
+        {"type": "http.request", "body": b'"{ __typename }"}', "more_body": False},
+        {"type": "http.disconnect"},
+    ]
+
+    async def receive() -> dict[str, object]:
+        return messages.pop(0)
+
+    body = await read_body(receive)
+    assert body == b'{"query": "{ __typename }"}'
+    again = replay(body, receive)
+    assert await again() == {"type": "http.request", "body": body, "more_body": False}
+    assert await again() == {"type": "http.disconnect"}
+
+
+async def test_graphql_posts_are_answered_by_the_plain_shape_and_by_the_route(anonymous: httpx.AsyncClient) -> None:
+    plain = await anonymous.post("/graphql", json={"query": "{ __typename }"})
+    not_json = await anonymous.post("/graphql", content=b"{not json", headers={"Content-Type": "application/json"})
+    assert (plain.status_code, plain.json()) == (200, {"data": {"__typename": "Query"}})
+    assert (not_json.status_code, not_json.json()["detail"]) == (400, "The body is not valid JSON.")

@@ -12,14 +12,17 @@ from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import WebSocketRoute
+from starlette.types import Scope
 from starlette.websockets import WebSocket
 
-from api.auth import caller_from_headers, header_token, require_read
+from api.asgi import header
+from api.auth import caller_from_headers, caller_in_scope, header_token, require_read
 from api.contracts import graphql_sdl
 from api.errors import Problem, problem_response
 from api.graphql.executor import Executor
 from api.graphql.http import GRAPHQL_RESPONSE, answer, negotiate, sdl_answer
 from api.graphql.listener import install as install_listener
+from api.routing import Answer, plain
 from api.settings import Settings
 from schema.graphql.context import Context
 from schema.graphql.schema import build_schema
@@ -126,27 +129,59 @@ def install(app: FastAPI, settings: Settings) -> None:
     app.state.graphql_schema = schema
     app.state.graphql = executor
 
+    async def respond(
+        db: Any,
+        operation: dict[str, Any],
+        caller: Any,
+        context: Any,
+        *,
+        get: bool,
+        accept: str | None,
+        etag: str | None,
+    ) -> Answer:
+        """The operation's answer for a caller allowed to read: the one way every /graphql request runs."""
+        media_type = negotiate(accept)
+        if media_type is None:
+            detail = f"/graphql answers {GRAPHQL_RESPONSE} or {JSON}; the Accept header names neither."
+            raise Problem(406, detail, kind="not-acceptable")
+        graphql_response = media_type == GRAPHQL_RESPONSE
+        payload, status = await executor.run(db, operation, context, not get, graphql_response=graphql_response)
+        return answer(payload, status, media_type, get=get, if_none_match=etag)
+
+    async def plain_post(scope: Scope, body: bytes) -> Answer | None:
+        """``POST /graphql``'s plain shape: a JSON body from a caller allowed to read."""
+        caller = caller_in_scope(scope, "read")
+        if caller is None or _unsupported(header(scope, b"content-type") or b"") is not None:
+            return None
+        operation = _parsed(body)
+        if isinstance(operation, Response):
+            return None
+        accept = header(scope, b"accept")
+        context = functools.partial(context_for, Request(scope), caller)  # made only if resolvers run
+        db = scope["app"].state.db
+        return await respond(db, operation, caller, context, get=False, accept=accept and accept.decode(), etag=None)
+
+    @plain(plain_post, methods=("POST",))
     async def run(request: Request) -> Response:
         """``GET`` and ``POST /graphql``: one operation, read or (POST only) written."""
         operation = await operation_of(request)
         if isinstance(operation, Response):
             return operation
-        media_type = negotiate(request.headers.get("accept"))
-        if media_type is None:
-            detail = f"/graphql answers {GRAPHQL_RESPONSE} or {JSON}; the Accept header names neither."
-            return problem_response(406, detail, kind="not-acceptable")
         try:
             caller = await require_read(request)
-        except Problem as exc:  # a bad key, or no key where reads need one: the same 401/403 as REST
+            context = functools.partial(context_for, request, caller)  # made only if resolvers run
+            found = await respond(
+                request.app.state.db,
+                operation,
+                caller,
+                context,
+                get=request.method == "GET",
+                accept=request.headers.get("accept"),
+                etag=request.headers.get("if-none-match"),
+            )
+        except Problem as exc:  # a bad key, no key where reads need one, an Accept it cannot meet
             return problem_response(exc.status, exc.detail, kind=exc.kind, headers=exc.headers)
-        context = functools.partial(context_for, request, caller)  # made only if resolvers run
-        get = request.method == "GET"
-        payload, status = await executor.run(
-            request.app.state.db, operation, context, not get, graphql_response=media_type == GRAPHQL_RESPONSE
-        )
-        return answer(
-            payload, status, media_type, get=get, if_none_match=request.headers.get("if-none-match")
-        ).response()
+        return found.response()
 
     @functools.cache  # printed on first use: most apps (and every test's) never serve it
     def sdl() -> bytes:

@@ -35,7 +35,7 @@ from api.rest.common import (
     problems,
     wants_linked_data,
 )
-from api.routing import Answer, OperationRoute, plain
+from api.routing import Answer, plain
 from db import claims as store
 from db import sources as source_store
 from db.database import Database
@@ -44,7 +44,7 @@ from schema.claims import ClaimCreate, ClaimLinkedData, ClaimPage, ClaimPublic, 
 from schema.common import MAX_ID, id_text, parse_id
 from schema.documents import AppearanceIn, SourceDocument, SourceIn
 
-router = APIRouter(prefix="/v1/claims", tags=["claims"], route_class=OperationRoute)
+router = APIRouter(prefix="/v1/claims", tags=["claims"])
 
 ClaimId = Annotated[int, Path(description="The claim's id.", ge=1, le=MAX_ID, examples=[1]), BeforeValidator(id_text)]
 IfMatch = Annotated[
@@ -103,7 +103,7 @@ async def read_claim(db: Database, claim_id: int, if_none_match: str | bytes | N
     return cached_answer(if_none_match, doc.body, cache=ITEM_CACHE, version=doc.version, media_type=media_type)
 
 
-async def plain_read(scope: Scope) -> Answer | None:
+async def plain_read(scope: Scope, body: bytes) -> Answer | None:
     """getClaim's plain shape: a well-formed id, no query string, plain JSON, a caller allowed to read."""
     if scope["query_string"] or (claim_id := parse_id(scope["path_params"]["claim_id"])) is None:
         return None
