@@ -132,7 +132,6 @@ def install(app: FastAPI, settings: Settings) -> None:
     async def respond(
         db: Any,
         operation: dict[str, Any],
-        caller: Any,
         context: Any,
         *,
         get: bool,
@@ -159,7 +158,9 @@ def install(app: FastAPI, settings: Settings) -> None:
         accept = header(scope, b"accept")
         context = functools.partial(context_for, Request(scope), caller)  # made only if resolvers run
         db = scope["app"].state.db
-        return await respond(db, operation, caller, context, get=False, accept=accept and accept.decode(), etag=None)
+        return await respond(
+            db, operation, context, get=False, accept=accept.decode("latin-1") if accept else None, etag=None
+        )
 
     @plain(plain_post, methods=("POST",))
     async def run(request: Request) -> Response:
@@ -173,7 +174,6 @@ def install(app: FastAPI, settings: Settings) -> None:
             found = await respond(
                 request.app.state.db,
                 operation,
-                caller,
                 context,
                 get=request.method == "GET",
                 accept=request.headers.get("accept"),
