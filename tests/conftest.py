@@ -67,14 +67,14 @@ def server_dsn() -> Iterator[str]:
             asyncio.run(drop())
         return
 
-    from db.embedded import start_embedded
+    from db.embedded import start_embedded, stop_embedded
 
     folder = Path(tempfile.mkdtemp(prefix="claims-test-"))
     dsn, server = start_embedded(folder, keep_running=True)
     try:
         yield dsn
     finally:
-        server.cleanup()
+        stop_embedded(server)  # before its folder goes: nothing of the suite is left running
         shutil.rmtree(folder, ignore_errors=True)
 
 

@@ -20,7 +20,7 @@ import httpx
 
 from api.app import create_app
 from api.settings import Settings
-from db.embedded import start_embedded
+from db.embedded import start_embedded, stop_embedded
 from tests.browser import serve_in_thread
 
 FEED = {"query": "{ claims(first: 5) { edges { node { content speakers { entity { name } } } } } }"}
@@ -129,5 +129,5 @@ def test_the_api_answers_503_while_the_database_is_down_and_recovers_by_itself()
         assert all(r[2] == 200 for r in outage if r[1] == "healthz")
     finally:
         with contextlib.suppress(subprocess.SubprocessError):
-            server.cleanup()
+            stop_embedded(server)
         shutil.rmtree(folder, ignore_errors=True)
