@@ -8,12 +8,24 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
+from api.console import (
+    CONNECTING,
+    PhaseBar,
+    SetupError,
+    connection_problem,
+    debugging,
+    generate_summary,
+    keys_table,
+    load_summary,
+    port_in_use,
+)
 from api.settings import Settings
 
 T = TypeVar("T")
@@ -29,17 +41,38 @@ def resolve_dsn(settings: Settings) -> str:
         return settings.database_url
     from db.embedded import start_embedded
 
-    dsn, _ = start_embedded(settings.data_dir)
+    try:
+        dsn, _ = start_embedded(settings.data_dir)
+    except Exception as exc:  # whatever stops a server process from starting, said in one line
+        if debugging():
+            raise
+        raise SetupError(
+            f"the embedded PostgreSQL in CLAIMS_DATA_DIR={settings.data_dir} did not start: {exc}\n"
+            "  set CLAIMS_DATABASE_URL to use a server of your own; `claims --debug …` shows the traceback"
+        ) from None
     return dsn
+
+
+@contextmanager
+def reaching(settings: Settings, dsn: str) -> Iterator[None]:
+    """Turns a failure to reach PostgreSQL into a `SetupError` naming the setting (unless --debug)."""
+    try:
+        yield
+    except CONNECTING as exc:
+        if debugging():
+            raise
+        setting = "CLAIMS_DATABASE_URL" if settings.database_url else "CLAIMS_DATA_DIR"
+        raise connection_problem(exc, dsn, setting) from None
 
 
 async def _with_db(settings: Settings, dsn: str, work: Callable[[Any], Awaitable[T]]) -> T:
     from db.database import Database
     from db.migrate import migrate
 
-    await migrate(dsn)
-    db = Database(dsn, statement_timeout_ms=max(settings.statement_timeout_ms, 600_000))
-    await db.connect()
+    with reaching(settings, dsn):
+        await migrate(dsn)
+        db = Database(dsn, statement_timeout_ms=max(settings.statement_timeout_ms, 600_000))
+        await db.connect()
     try:
         return await work(db)
     finally:
@@ -47,7 +80,8 @@ async def _with_db(settings: Settings, dsn: str, work: Callable[[Any], Awaitable
 
 
 @click.group()
-def main() -> None:
+@click.option("--debug", is_flag=True, help="Show the traceback of an error instead of its one-line summary.")
+def main(debug: bool) -> None:
     """Claimsbase: who said what, when, and who reported it."""
     try:
         level = Settings.from_env().log_level
@@ -66,6 +100,9 @@ def serve(host: str, port: int, workers: int) -> None:
     import uvicorn
 
     settings = Settings.from_env()
+    busy = port_in_use(host, port)
+    if busy is not None:
+        raise SetupError(f"cannot serve on {host}:{port}: {busy} (choose another with --port)")
     dsn = resolve_dsn(settings)
     # Workers inherit the URL, so they share this process's embedded server instead of each starting one.
     os.environ["CLAIMS_DATABASE_URL"] = dsn
@@ -111,7 +148,10 @@ def db_migrate() -> None:
     """Apply pending migrations (safe to run from several processes at once)."""
     from db.migrate import migrate
 
-    applied = _run(migrate(resolve_dsn(Settings.from_env())))
+    settings = Settings.from_env()
+    dsn = resolve_dsn(settings)
+    with reaching(settings, dsn):
+        applied = _run(migrate(dsn))
     click.echo(f"applied: {', '.join(applied)}" if applied else "nothing to apply")
 
 
@@ -125,13 +165,14 @@ def db_migrate() -> None:
     show_default=True,
 )
 @click.option("--quiet", is_flag=True, help="no progress bar")
+@click.option("--json", "as_json", is_flag=True, help="print the report as JSON (for scripts) instead of a summary")
 @click.option(
     "--batch-size",
     "batch",
     type=click.IntRange(min=1),
     help="documents written per transaction, at most [default: 100]; 1 writes each on its own",
 )
-def load(files: tuple[Path, ...], fmt: str, quiet: bool, batch: int | None) -> None:
+def load(files: tuple[Path, ...], fmt: str, quiet: bool, as_json: bool, batch: int | None) -> None:
     """Load source documents from NDJSON, ClaimsKG CSV or Quotebank CSV files; bad lines are reported."""
     from api.importers import detect_format, load_files
     from api.importers.loader import BATCH_DOCUMENTS
@@ -150,7 +191,8 @@ def load(files: tuple[Path, ...], fmt: str, quiet: bool, batch: int | None) -> N
             lambda d: load_files(d, files, fmt, progress=not quiet, batch=batch or BATCH_DOCUMENTS),
         )
     )
-    click.echo(json.dumps(report.summary()), err=False)
+    summary = report.summary()
+    click.echo(json.dumps(summary) if as_json else "\n".join(load_summary(summary)))
     if report.failed and not report.written:
         sys.exit(1)
 
@@ -158,13 +200,20 @@ def load(files: tuple[Path, ...], fmt: str, quiet: bool, batch: int | None) -> N
 @main.command()
 @click.option("--claims", "n_claims", default=100_000, show_default=True, type=int)
 @click.option("--seed", default=1, show_default=True, type=int)
-def generate(n_claims: int, seed: int) -> None:
+@click.option("--quiet", is_flag=True, help="no progress bar (there is none when stderr is not a terminal)")
+@click.option("--json", "as_json", is_flag=True, help="print the statistics as JSON instead of a summary")
+def generate(n_claims: int, seed: int, quiet: bool, as_json: bool) -> None:
     """Add a synthetic corpus with a realistic shape (bulk COPY): for benchmarks and load tests."""
-    from db.generate import generate_corpus
+    from db.generate import PHASES, generate_corpus
 
     settings = Settings.from_env()
-    stats = _run(_with_db(settings, resolve_dsn(settings), lambda d: generate_corpus(d, n_claims, seed=seed)))
-    click.echo(json.dumps(stats))
+
+    async def work(db: Any) -> dict[str, Any]:
+        with PhaseBar("generate", len(PHASES), disable=True if quiet else None) as bar:
+            return await generate_corpus(db, n_claims, seed=seed, progress=bar.phase)
+
+    stats = _run(_with_db(settings, resolve_dsn(settings), work))
+    click.echo(json.dumps(stats) if as_json else "\n".join(generate_summary(stats)))
 
 
 @main.group()
@@ -173,7 +222,15 @@ def keys() -> None:
 
 
 @keys.command("create")
-@click.option("--scope", "scopes", multiple=True, type=click.Choice(["read", "write", "admin"]), default=["read"])
+@click.option(
+    "--scope",
+    "scopes",
+    multiple=True,
+    type=click.Choice(["read", "write", "admin"]),
+    default=["read"],
+    show_default=True,
+    help="what the key may do (admin ⊃ write ⊃ read); repeat for several",
+)
 @click.option("--name", default="", help="who or what the key is for")
 def keys_create(scopes: tuple[str, ...], name: str) -> None:
     """Create a key; it is printed once and stored only as a hash."""
@@ -190,9 +247,12 @@ def keys_list() -> None:
     from db.keys import list_keys
 
     settings = Settings.from_env()
-    for k in _run(_with_db(settings, resolve_dsn(settings), list_keys)):
-        state = "revoked" if k.revoked_at else "active"
-        click.echo(f"{k.prefix}\t{','.join(k.scopes)}\t{state}\t{k.name}")
+    found = _run(_with_db(settings, resolve_dsn(settings), list_keys))
+    if not found:
+        click.echo("no API keys yet: `claims keys create --scope write` makes one", err=True)
+        return
+    for line in keys_table(found):
+        click.echo(line)
 
 
 @keys.command("revoke")

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -223,6 +224,19 @@ REPLICA = "SET LOCAL session_replication_role = replica"
 # more than it saves (a second per statement, most of the run at small sizes).
 NO_TIMEOUT = "SET LOCAL statement_timeout = 0; SET LOCAL jit = off"
 LONG_S = 24 * 3600.0
+# The steps of a run, in order, as `generate_corpus` reports them to its progress callback.
+PHASES = (
+    "entities",
+    "sources",
+    "claims",
+    "claim_speakers",
+    "appearances",
+    "mentions",
+    "claim_topics",
+    "indexes",
+    "vacuum_analyze",
+)
+Progress = Callable[[str, "int | None"], None]
 EXISTING_OUTLETS = """
 SELECT DISTINCT ON (name_norm) name_norm, id FROM entity
 WHERE kind = 'organization' AND merged_into IS NULL AND name_norm = ANY($1::text[])
@@ -340,12 +354,19 @@ async def _long(conn: Connection, sql: str, *args: Any) -> str:
     return await conn.execute(sql, *args, timeout=LONG_S)
 
 
-async def _timed(tx: Traced, timings: dict[str, float], name: str, sql: str) -> int:
+async def _timed(tx: Traced, timings: dict[str, float], name: str, sql: str, progress: Progress) -> int:
+    progress(name, None)
     started = time.monotonic()
     status = await _long(tx.conn, sql)
     timings[name] = round(time.monotonic() - started, 2)
-    log.info("generate: %s %s (%.1f s)", name, status, timings[name])
-    return int(status.rsplit(" ", 1)[-1])
+    log.debug("generate: %s %s (%.1f s)", name, status, timings[name])
+    rows = int(status.rsplit(" ", 1)[-1])
+    progress(name, rows)
+    return rows
+
+
+def _quiet(phase: str, rows: int | None) -> None:
+    """The progress callback that reports nothing."""
 
 
 async def _drop_indexes(tx: Traced) -> list[str]:
@@ -394,7 +415,7 @@ def _window(now: datetime) -> tuple[datetime, float]:
     return start, (end - start).total_seconds() - 1
 
 
-async def _generate(tx: Traced, n_claims: int, seed: int) -> dict[str, Any]:
+async def _generate(tx: Traced, n_claims: int, seed: int, progress: Progress) -> dict[str, Any]:
     timings: dict[str, float] = {}
     replica = bool(await tx.fetchval(IS_SUPERUSER))
     if replica:
@@ -407,8 +428,10 @@ async def _generate(tx: Traced, n_claims: int, seed: int) -> dict[str, Any]:
     dropped = await _drop_indexes(tx) if c0 < n_claims else []
     started = time.monotonic()
     n_persons = max(20, n_claims // 50)
+    progress("entities", None)
     entities = await _add_entities(tx, e0, n_persons, seed)
     timings["entities"] = round(time.monotonic() - started, 2)
+    progress("entities", entities.added + entities.aliases)
     publishers, domains, p0 = entities.publishers, entities.domains, entities.first_person - 1
     slugs = [slugify(t) for t in TOPICS]
     await tx.execute(ADD_TOPICS, slugs, list(TOPICS))
@@ -422,21 +445,23 @@ async def _generate(tx: Traced, n_claims: int, seed: int) -> dict[str, Any]:
     counts = {
         "entities": entities.added,
         "entity_aliases": entities.aliases,
-        "sources": await _timed(tx, timings, "sources", INSERT_SOURCES),
-        "claims": await _timed(tx, timings, "claims", INSERT_CLAIMS),
-        "claim_speakers": await _timed(tx, timings, "claim_speakers", INSERT_SPEAKERS),
-        "appearances": await _timed(tx, timings, "appearances", INSERT_APPEARANCES),
-        "mentions": await _timed(tx, timings, "mentions", INSERT_MENTIONS),
-        "claim_topics": await _timed(tx, timings, "claim_topics", INSERT_TOPICS),
+        "sources": await _timed(tx, timings, "sources", INSERT_SOURCES, progress),
+        "claims": await _timed(tx, timings, "claims", INSERT_CLAIMS, progress),
+        "claim_speakers": await _timed(tx, timings, "claim_speakers", INSERT_SPEAKERS, progress),
+        "appearances": await _timed(tx, timings, "appearances", INSERT_APPEARANCES, progress),
+        "mentions": await _timed(tx, timings, "mentions", INSERT_MENTIONS, progress),
+        "claim_topics": await _timed(tx, timings, "claim_topics", INSERT_TOPICS, progress),
     }
     for table in ("entity", "source", "claim"):
         await tx.fetchval(MOVE_SEQUENCE.format(table=table), table)
+    progress("indexes", None)
     if dropped:
         started = time.monotonic()
         await tx.execute(BUILD_MEMORY)
         for definition in dropped:
             await _long(tx.conn, definition)
         timings["indexes"] = round(time.monotonic() - started, 2)
+    progress("indexes", len(dropped))
     return {
         "added": counts,
         "first_ids": {"entity": e0 + 1, "source": s0 + 1, "claim": c0 + 1},
@@ -445,19 +470,22 @@ async def _generate(tx: Traced, n_claims: int, seed: int) -> dict[str, Any]:
     }
 
 
-async def generate_corpus(db: Database, n_claims: int, seed: int = 1) -> dict[str, Any]:
+async def generate_corpus(db: Database, n_claims: int, seed: int = 1, *, progress: Progress = _quiet) -> dict[str, Any]:
     """Add ``n_claims`` synthetic claims with their people, outlets, articles and links; returns stats.
 
     One transaction (all or nothing), then VACUUM (ANALYZE) so the planner sees the new sizes and
     index-only scans work on the new rows. The returned
     dict holds the rows added per table, the first new ids, the time per step and the totals.
+    ``progress(phase, None)`` is called as each of `PHASES` starts, ``progress(phase, rows)`` as it
+    ends (rows written; for indexes the indexes built, for vacuum_analyze the tables).
     """
     if not 1 <= n_claims <= MAX_CLAIMS:
         raise ValueError(f"n_claims must be between 1 and {MAX_CLAIMS}")
     started = time.monotonic()
     async with db.transaction() as tx:
-        stats = await _generate(tx, n_claims, seed)
+        stats = await _generate(tx, n_claims, seed, progress)
     analyzed = time.monotonic()
+    progress("vacuum_analyze", None)
     async with db.acquire() as conn:
         # VACUUM cannot run in a transaction, so no SET LOCAL: set and reset the session's timeout.
         await conn.execute("SET statement_timeout = 0")
@@ -467,6 +495,7 @@ async def generate_corpus(db: Database, n_claims: int, seed: int = 1) -> dict[st
         finally:
             await conn.execute("RESET statement_timeout")
     stats["seconds"]["vacuum_analyze"] = round(time.monotonic() - analyzed, 2)
+    progress("vacuum_analyze", len(GEN_TABLES))
     stats["seconds"]["total"] = round(time.monotonic() - started, 2)
     stats["totals"] = {t: int(await db.fetchval(COUNT_ROWS.format(table=t))) for t in GEN_TABLES}
     return stats

@@ -48,7 +48,7 @@ async def migrate(dsn: str) -> list[str]:
                 async with conn.transaction():
                     await conn.execute(sql)
                     await conn.execute(RECORD, version)
-                log.info("applied migration", extra={"version": version})
+                log.info("applied migration %s", version, extra={"version": version})
                 applied.append(version)
             return applied
         finally:

@@ -184,7 +184,7 @@ def test_claims_load_reports_json_and_fails_only_when_nothing_was_written(
     bad.write_text("{broken\n")
     env = {**os.environ, "CLAIMS_DATABASE_URL": server_dsn, "CLAIMS_LOAD_DEMO": "false"}
     runner = CliRunner()
-    result = runner.invoke(main, ["load", "--quiet", str(good)], env=env)
+    result = runner.invoke(main, ["load", "--quiet", "--json", str(good)], env=env)
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert (summary["written"], summary["failed"], summary["failures"][0]["line"]) == (1, 1, 2)

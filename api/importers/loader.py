@@ -41,6 +41,7 @@ WORKERS = 4
 # each transaction's locks short and a refused batch's rewrite small.
 BATCH_DOCUMENTS = 100
 BATCH_CLAIMS = 500
+COMPRESSED = (".bz2",)
 
 
 @dataclass
@@ -268,6 +269,23 @@ def _counter(bar: tqdm[Any]) -> Progress:
     return count
 
 
+def _counted(records: Iterator[Parsed], bar: tqdm[Any]) -> Iterator[Parsed]:
+    """``records``, counted on ``bar`` as they are read."""
+    for parsed in records:
+        bar.update(1)
+        yield parsed
+
+
+def _read(path: Path, name: str, limit: int | None, progress: bool) -> tuple[Iterator[Parsed], tqdm[Any]]:
+    """The file's records and its progress bar: bytes of a plain file, records of a compressed one
+    (a decompressor reads its input a whole block at a time, so its bytes say little)."""
+    if path.name.lower().endswith(COMPRESSED):
+        bar = tqdm(desc=path.name, unit=" records", disable=not progress)
+        return _counted(FORMATS[name](path, limit=limit), bar), bar
+    bar = tqdm(desc=path.name, total=path.stat().st_size, unit="B", unit_scale=True, disable=not progress)
+    return FORMATS[name](path, limit=limit, progress=_counter(bar)), bar
+
+
 async def load_files(
     db: Database,
     files: Sequence[Path],
@@ -292,11 +310,9 @@ async def load_files(
         raise ValueError(f"unknown format: {', '.join(unknown)}")
     report = LoadReport(files=[str(f) for f in files])
     started = time.monotonic()
-    total = sum(f.stat().st_size for f in files)
-    with tqdm(total=total, unit="B", unit_scale=True, disable=not progress, desc="load") as bar:
-        for path, name in zip(files, formats, strict=True):
-            bar.set_postfix_str(path.name)
-            records = FORMATS[name](path, limit=limit, progress=_counter(bar))
+    for path, name in zip(files, formats, strict=True):
+        records, bar = _read(path, name, limit, progress)
+        with bar:
             await _write_all(db, path.name, records, report, workers, max(1, batch))
     report.seconds = time.monotonic() - started
     return report
