@@ -11,7 +11,7 @@ import orjson
 from fastapi import FastAPI
 from starlette.responses import Response
 
-from api import docs, errors, front, graphql, landing, rest, routing
+from api import docs, errors, front, graphql, landing, metrics, rest, routing
 from api.settings import Settings
 from db.database import Database, DatabaseUnavailable
 from db.demo_data import load_demo
@@ -111,6 +111,7 @@ def _install_optional(app: FastAPI, settings: Settings) -> None:
     graphql.install(app, settings)
     rest.install(app, settings)
     landing.install(app)
+    metrics.install(app, settings)
     docs.mount_docs(app, title="Claimsbase API")
     shapes = routing.PlainShapes(lambda: routing.all_routes(app, rest.ROUTERS))
     allowed = routing.AllowedMethods(lambda: routing.route_table(app, rest.ROUTERS))

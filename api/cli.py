@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
 import json
 import logging
 import os
+import shutil
 import signal
 import sys
+import tempfile
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -116,6 +119,8 @@ def serve(host: str, port: int, workers: int) -> None:
 
     _run(_with_db(settings, dsn, prepare))
     os.environ["CLAIMS_LOAD_DEMO"] = "false"  # loaded above, once
+    if workers > 1:
+        shared_metrics_folder()
     click.echo(f"Claimsbase on http://{host}:{port}  (docs: /docs, GraphQL: /graphql)", err=True)
     # uvicorn shuts down gracefully on SIGTERM and then re-raises it; with the default action the
     # process would die there, skipping the exit handlers that stop the embedded PostgreSQL. Exit
@@ -136,6 +141,20 @@ def serve(host: str, port: int, workers: int) -> None:
         timeout_keep_alive=settings.keep_alive_s,
         timeout_graceful_shutdown=5,
     )
+
+
+def shared_metrics_folder() -> None:
+    """Point the workers at one folder for prometheus-client's multiprocess mode (api.metrics): a
+    new one, removed at exit, or the operator's ``PROMETHEUS_MULTIPROC_DIR`` emptied of the last run's
+    files, as prometheus-client requires."""
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if given:
+        for stale in Path(given).glob("*.db"):
+            stale.unlink()
+        return
+    folder = tempfile.mkdtemp(prefix="claims-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
 
 
 @main.group()

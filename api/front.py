@@ -27,7 +27,7 @@ from typing import Any
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import auth
+from api import auth, metrics
 from api.asgi import header
 from api.errors import PROBLEM, Problem
 from api.logs import REQUEST_ID, access_log, configure_logging, flush_access_log
@@ -104,9 +104,11 @@ class FrontDoor:
             await self.http(scope, receive, send)
         elif scope["type"] == "websocket":
             token = REQUEST_ID.set(request_id(header(scope, b"x-request-id")))
+            metrics.WEBSOCKETS.inc()
             try:
                 await self.app(scope, receive, send)
             finally:
+                metrics.WEBSOCKETS.dec()
                 REQUEST_ID.reset(token)
         else:
             await self.app(scope, receive, send)
@@ -172,6 +174,7 @@ class FrontDoor:
             state = scope.get("state")
             key_prefix = state.get(KEY_PREFIX) if state else None
             access_log(method, path, client or None, status or 500, started, key_prefix, rid)
+            metrics.requests.observe(scope, method, status or 500, time.perf_counter() - started)
             REQUEST_ID.reset(token)
 
     async def plain(self, scope: Scope, receive: Receive, method: str, path: str, send: Send) -> Receive | None:
@@ -194,6 +197,7 @@ class FrontDoor:
             return receive
         if answer is None:
             return receive
+        scope["route"] = self.shapes.owners[shortcut]  # as routing leaves it: metrics and traces name it
         await answer.send(send)
         return None
 
@@ -267,6 +271,7 @@ async def rate_limit(app_state: Any, bucket: str) -> Headers:
         return spent
     decision = await limiter.hit(bucket)
     if not decision.allowed:
+        metrics.REFUSALS.inc()
         detail = f"More than {decision.limit} requests a minute (CLAIMS_RATE_LIMIT_PER_MINUTE); retry in {decision.reset_s} s."  # noqa: E501
         raise Early(429, detail, "rate-limited", decision.headers())
     return decision.headers()

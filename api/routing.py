@@ -120,6 +120,7 @@ class PlainShapes:
     def __init__(self, routes: Callable[[], list[BaseRoute]]) -> None:
         self.routes = routes
         self.shapes: dict[str, list[tuple[re.Pattern[str], Shortcut]]] | None = None
+        self.owners: dict[Shortcut, Route] = {}  # each shape's route (for ``scope["route"]``)
 
     def find(self, method: str, path: str) -> tuple[Shortcut, dict[str, str]] | None:
         """The plain shape that may answer ``method path``, and the path's parameters (as text)."""
@@ -136,6 +137,7 @@ class PlainShapes:
             declared = getattr(getattr(route, "endpoint", None), "plain", None)
             if isinstance(route, Route) and declared is not None:
                 shortcut, methods = declared
+                self.owners[shortcut] = route
                 for method in methods:
                     shapes.setdefault(method, []).append((route.path_regex, shortcut))
         self.shapes = shapes

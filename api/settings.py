@@ -46,6 +46,7 @@ class Settings:
     log_level: str = "INFO"  # CLAIMS_LOG_LEVEL
     log_sql: bool = False  # CLAIMS_LOG_SQL: log every statement (never its parameters)
     public_url: str | None = None  # CLAIMS_PUBLIC_URL: base for absolute links (Location, Link)
+    metrics: str = "admin"  # CLAIMS_METRICS: GET /metrics for admin keys, `public`, or `off`
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -66,6 +67,7 @@ class Settings:
 
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+METRICS = ("admin", "public", "off")
 
 
 def _parse(name: str, kind: type[Any], raw: str) -> object:
@@ -73,6 +75,10 @@ def _parse(name: str, kind: type[Any], raw: str) -> object:
         return tuple(o.strip() for o in raw.split(",") if o.strip())
     if name == "data_dir":
         return Path(raw)
+    if name == "metrics":
+        if raw.strip().lower() not in METRICS:
+            raise ValueError(f"expected one of {', '.join(METRICS)}")
+        return raw.strip().lower()
     if name == "log_level":  # any case, as logging's own names
         if raw.strip().upper() not in LOG_LEVELS:
             raise ValueError(f"expected one of {', '.join(LOG_LEVELS)} (any case)")

@@ -26,7 +26,13 @@ class DatabaseUnavailable(Exception):
 
 
 class StatementTimeout(DatabaseUnavailable):
-    """A statement hit `statement_timeout`."""
+    """A statement hit `statement_timeout`; ``raised`` counts them in this process (for metrics)."""
+
+    raised: ClassVar[int] = 0
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*args)
+        StatementTimeout.raised += 1
 
 
 _UNAVAILABLE = (

@@ -43,6 +43,7 @@ class Pool:
         self.size = 0  # connections open or being opened
         self.waiters: deque[asyncio.Future[Connection | None]] = deque()
         self.closed = False
+        self.waits = 0  # callers that found every connection busy and queued, ever
 
     async def start(self) -> Pool:
         """Open ``min_size`` connections (raising what the first failure raised, none left open)."""
@@ -79,6 +80,7 @@ class Pool:
             return await self.open()
         waiter: asyncio.Future[Connection | None] = asyncio.get_running_loop().create_future()
         self.waiters.append(waiter)
+        self.waits += 1
         try:
             async with asyncio.timeout(wait_s):
                 handed = await waiter

@@ -15,6 +15,7 @@ from starlette.routing import WebSocketRoute
 from starlette.types import Scope
 from starlette.websockets import WebSocket
 
+from api import metrics
 from api.asgi import header
 from api.auth import caller_from_headers, caller_in_scope, header_token, require_read
 from api.contracts import graphql_sdl
@@ -145,6 +146,7 @@ def install(app: FastAPI, settings: Settings) -> None:
             raise Problem(406, detail, kind="not-acceptable")
         graphql_response = media_type == GRAPHQL_RESPONSE
         payload, status = await executor.run(db, operation, context, not get, graphql_response=graphql_response)
+        metrics.graphql_operation(operation.get("operationName"), metrics.graphql_outcome(status, payload))
         return answer(payload, status, media_type, get=get, if_none_match=etag)
 
     async def plain_post(scope: Scope, body: bytes) -> Answer | None:

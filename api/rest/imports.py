@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from pydantic import ValidationError
 from starlette.responses import Response
 
+from api import metrics
 from api.auth import WriteCaller
 from api.deps import DbDep, SettingsDep
 from api.errors import Problem, validation_errors
@@ -103,4 +104,5 @@ async def import_sources(request: Request, db: DbDep, settings: SettingsDep, cal
             report.unchanged += 1
         else:
             report.failed += 1
+    metrics.imported(report.created, report.unchanged, report.failed)
     return Response(report.model_dump_json().encode(), media_type=JSON, headers={"Cache-Control": NO_STORE})
