@@ -27,7 +27,7 @@ from typing import Any
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import auth, metrics
+from api import auth, compression, metrics
 from api.asgi import header
 from api.errors import PROBLEM, Problem
 from api.logs import REQUEST_ID, access_log, configure_logging, flush_access_log
@@ -124,6 +124,15 @@ class FrontDoor:
         method, path = scope["method"], scope["path"]
         client = scope["client"][0] if scope.get("client") else ""
         deadline = None if (method, path) in STREAMED_UPLOADS else self.clock.start()
+        named_gzip = False
+        if b"-gzip" in given.get(b"if-none-match", b"") or b"-gzip" in given.get(b"if-match", b""):
+            scope["headers"], named_gzip = compression.unsuffixed(scope["headers"])
+        # gzip in this send, not Starlette's GZipMiddleware: that would be one more layer on every request.
+        gzip = (
+            compression.Gzip(named_gzip)
+            if method != "HEAD" and compression.accepts_gzip(given.get(b"accept-encoding"))
+            else None
+        )
 
         async def send_out(message: Message) -> None:
             nonlocal status
@@ -137,7 +146,10 @@ class FrontDoor:
                     # (a GraphQL mutation over GET: Allow: POST) names what this request may use.
                     headers = [(k, v) for k, v in headers if k != b"allow"] + [(b"allow", self.allowed(path))]
                 message["headers"] = secure_headers(headers, id_header, added)
-            await send(message)
+            if gzip is not None:
+                await gzip.send(message, send)
+            else:
+                await send(message)
 
         try:
             origin = given.get(b"origin")
