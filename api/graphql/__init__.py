@@ -95,7 +95,7 @@ def build(settings: Settings) -> tuple[Any, Executor]:
 
 
 def context_for(request: Request, caller: Any = None) -> Context:
-    """The per-request context: database, caller, fresh DataLoaders."""
+    """The per-request context: database, caller, settings and the request."""
     return Context(db=request.app.state.db, caller=caller, settings=request.app.state.settings, request=request)
 
 
