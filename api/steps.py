@@ -130,7 +130,8 @@ class Cors:
     """CORS for ``origins`` (``*`` allows any): preflights answered here, refusals as problem+json.
 
     No cookies are involved (keys travel in ``X-API-Key``), so credentials are never allowed, and an
-    allowed origin may send any request header.
+    allowed origin may send any request header. Not Starlette's ``CORSMiddleware``: it refuses with
+    plain text, and every refusal here is a problem document like every other error.
     """
 
     METHODS = b"GET, HEAD, POST, PUT, PATCH, DELETE"
