@@ -27,7 +27,7 @@ from typing import Any
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import auth, compression, metrics
+from api import auth, compression, metrics, tracing
 from api.asgi import header
 from api.errors import PROBLEM, Problem
 from api.logs import REQUEST_ID, access_log, configure_logging, flush_access_log
@@ -50,10 +50,24 @@ def install(app: FastAPI, settings: Settings, shapes: PlainShapes, allowed: Call
     and the rate limiter to its lifespan. ``shapes`` are the operations' plain shapes; ``allowed``
     names the methods served at a path (a 405's ``Allow``)."""
     configure_logging(settings.log_level)
-    app.add_middleware(FrontDoor, settings=settings, shapes=shapes, allowed=allowed)
+    tracer = tracing.tracer()
+    app.add_middleware(FrontDoor, settings=settings, shapes=shapes, allowed=allowed, tracer=tracer)
+    if tracer is not None:
+        spans = tracing.StatementSpans(tracer)
+        app.state.startup.append(lambda app: _add_timer(app, spans))
+        app.state.shutdown.append(lambda app: _remove_timer(app, spans))
     app.state.startup.append(start_limiter)
     app.state.shutdown.append(stop_limiter)
     app.state.shutdown.append(flush_logs)
+
+
+async def _add_timer(app: FastAPI, timer: Callable[[str, float], None]) -> None:
+    app.state.db.statement_timers.append(timer)
+
+
+async def _remove_timer(app: FastAPI, timer: Callable[[str, float], None]) -> None:
+    if timer in app.state.db.statement_timers:
+        app.state.db.statement_timers.remove(timer)
 
 
 async def start_limiter(app: FastAPI) -> None:
@@ -91,9 +105,12 @@ class Early(Exception):
 class FrontDoor:
     """ASGI: the steps of the module docstring around ``app``; websockets get a request id only."""
 
-    def __init__(self, app: ASGIApp, settings: Settings, shapes: PlainShapes, allowed: Callable[[str], bytes]) -> None:
+    def __init__(
+        self, app: ASGIApp, settings: Settings, shapes: PlainShapes, allowed: Callable[[str], bytes], tracer: Any = None
+    ) -> None:
         self.app = app
         self.shapes = shapes
+        self.tracer = tracer  # an OpenTelemetry tracer when traces are on (api.tracing)
         self.allowed = allowed
         self.max_bytes = settings.max_body_bytes
         self.cors = Cors(settings.cors_origins) if settings.cors_origins else None
@@ -118,6 +135,7 @@ class FrontDoor:
         rid = request_id(given.get(b"x-request-id"))
         token = REQUEST_ID.set(rid)
         started = time.perf_counter()
+        span = tracing.RequestSpan(self.tracer, scope["method"], scope["headers"], rid) if self.tracer else None
         id_header = (b"x-request-id", rid.encode())
         added: Headers = []  # rate-limit and CORS headers, once known
         status = 0
@@ -187,6 +205,8 @@ class FrontDoor:
             key_prefix = state.get(KEY_PREFIX) if state else None
             access_log(method, path, client or None, status or 500, started, key_prefix, rid)
             metrics.requests.observe(scope, method, status or 500, time.perf_counter() - started)
+            if span is not None:
+                span.end(method, metrics.requests.route(scope), status or 500)
             REQUEST_ID.reset(token)
 
     async def plain(self, scope: Scope, receive: Receive, method: str, path: str, send: Send) -> Receive | None:

@@ -79,8 +79,7 @@ class Requests:
 
     def observe(self, scope: MutableMapping[str, Any], method: str, status: int, seconds: float) -> None:
         """Count one answered request (`FrontDoor` calls this beside the access line)."""
-        route = scope.get("route")
-        template = route.path if route is not None else self.template(scope)
+        template = self.route(scope)
         counted = self.counted.get((template, method, status))
         if counted is None:
             counted = self.counted[(template, method, status)] = REQUESTS.labels(template, method, str(status))
@@ -89,6 +88,11 @@ class Requests:
         if timed is None:
             timed = self.timed[(template, method)] = LATENCY.labels(template, method)
         timed.observe(seconds)
+
+    def route(self, scope: MutableMapping[str, Any]) -> str:
+        """The template of the route that answered the request, or `UNROUTED`."""
+        route = scope.get("route")
+        return route.path if route is not None else self.template(scope)
 
     def template(self, scope: MutableMapping[str, Any]) -> str:
         """The template of the route that answered, found by its endpoint: FastAPI leaves the route

@@ -103,7 +103,11 @@ def _statement(method: Callable[..., Awaitable[Any]], doc: str) -> Callable[...,
                 raise translated from exc
             raise
         finally:
-            if (time.perf_counter() - started) * 1000 > self.slow_ms or self.statement_listeners:
+            if (
+                (time.perf_counter() - started) * 1000 > self.slow_ms
+                or self.statement_listeners
+                or self.statement_timers
+            ):
                 self._traced(sql, started)  # (a call only when there is something to do)
             if self.pool is not None:
                 self.pool.release(conn)
@@ -120,7 +124,8 @@ class Database:
     """A pool plus the settings every statement runs under.
 
     ``statement_listeners`` receive each statement's SQL after it ran; the tests use them to count
-    statements per request.
+    statements per request. ``statement_timers`` receive its SQL and its `time.perf_counter` start
+    (`api.tracing` makes a span of each).
     """
 
     dsn: str
@@ -130,6 +135,7 @@ class Database:
     command_timeout_s: float = 10.0
     pool: Pool | None = None
     statement_listeners: list[Callable[[str], None]] = field(default_factory=list)
+    statement_timers: list[Callable[[str, float], None]] = field(default_factory=list)
     slow_ms: float = 500.0
 
     async def connect(self) -> None:
@@ -165,6 +171,8 @@ class Database:
         elapsed = (time.perf_counter() - started) * 1000
         if elapsed > self.slow_ms:
             log.warning("slow statement", extra={"elapsed_ms": round(elapsed, 1)})
+        for timer in self.statement_timers:
+            timer(sql, started)
         for listener in self.statement_listeners:
             listener(sql)
 
