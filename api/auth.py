@@ -143,6 +143,21 @@ def caller_in_scope(scope: Mapping[str, Any], needed: str) -> Caller | None:
     return found if isinstance(found, Caller) and found.allows(needed) else None
 
 
+def refusal(scope: Mapping[str, Any], needed: str) -> Problem | None:
+    """The 401/403 the caller the middleware left in the ASGI ``scope`` earns for ``needed``; None
+    when it holds it (or no caller is there yet). The front door asks before a write's body is read:
+    whatever the body, an unauthenticated write is a 401, never a 422 about the body."""
+    found = scope.get("state", {}).get(STATE_KEY)
+    if isinstance(found, Problem):
+        return found
+    if isinstance(found, Caller) and not found.allows(needed):
+        try:
+            authorize(found, needed)
+        except Problem as refused:
+            return refused
+    return None
+
+
 def require(scope: str) -> Callable[[Request], Awaitable[Caller]]:
     """A dependency that answers 401 without a valid key and 403 without ``scope``."""
 

@@ -4,7 +4,8 @@
     CORS             preflights answered; allowed origins named on the response
     deadline         503 when no response has started in time
     body cap         413 past the limit (declared, or counted as the body streams)
-    caller           the API key resolved (or the 401 it earns) and left in ``scope["state"]``
+    caller           the API key resolved (or the 401 it earns) and left in ``scope["state"]``; a
+                     /v1 write without the write scope gets its 401 (or 403) here, before its body
     rate limit       per key, or per address without one → 429
     security headers added to whatever answers (a 405's ``Allow`` lists every method of the path),
                      then one access line
@@ -39,6 +40,7 @@ from db.database import DatabaseUnavailable
 from db.keys import parse_token
 
 STREAMED_UPLOADS = frozenset({("POST", "/v1/import")})  # no body cap, no deadline: capped per line
+WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})  # on /v1, each needs at least the write scope
 UNLIMITED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})  # probes must never see a 429
 ROUTER_405 = (b"content-type", PROBLEM.encode())  # how the router's 405 (api.errors) answers
 KEY_PREFIX = "claims.key_prefix"  # scope["state"] entry for the access line
@@ -180,6 +182,8 @@ class FrontDoor:
             bucket = await self.identify(scope, given.get(b"x-api-key"), client)
             if path not in UNLIMITED_PATHS:
                 added[:0] = await rate_limit(scope["app"].state, bucket)
+            if method in WRITES and path.startswith("/v1/"):
+                self.authenticated_write(scope, method, path)
             if not counted:
                 left = await self.plain(scope, receive, method, path, send_out)
                 if left is None:
@@ -243,6 +247,16 @@ class FrontDoor:
                 raise Early(413, too_large(self.max_bytes), "request-too-large")
             return False
         return method != "GET" and method != "HEAD"  # nothing here reads a GET's body
+
+    def authenticated_write(self, scope: Scope, method: str, path: str) -> None:
+        """`Early` 401 (or 403) for a /v1 write by a caller without the write scope, before its
+        body is read; a method the path does not serve goes on to its 405."""
+        if method.encode() not in self.allowed(path).split(b", "):
+            return
+        refused = auth.refusal(scope, "write")
+        if refused is not None:
+            headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in refused.headers.items()]
+            raise Early(refused.status, refused.detail, refused.kind, headers)
 
     async def identify(self, scope: Scope, api_key: bytes | None, client: str) -> str:
         """Leave the caller (or its 401) in the scope's state for the routes (`auth.require`); the
