@@ -7,8 +7,13 @@
     caller           the API key resolved (or the 401 it earns) and left in ``scope["state"]``; a
                      /v1 write without the write scope gets its 401 (or 403) here, before its body
     rate limit       per key, or per address without one → 429
+    reads            ``HEAD`` answered as ``GET`` without the body; ``If-Match`` on a read checked
+                     against the answer's ETag (412); ``OPTIONS`` answered with ``Allow``
     security headers added to whatever answers (a 405's ``Allow`` lists every method of the path),
                      then one access line
+
+An early answer (401, 413, 429…) first reads and discards the unread body, up to a bound, so that a
+client that writes its whole body before reading sees it rather than a reset connection.
 
 Then an operation's plain shape answers, or the app's routes (FastAPI's router; `api.routing`
 explains both, and `api.routing.route_table` lists the routes). Each step is
@@ -35,7 +40,18 @@ from api.logs import REQUEST_ID, access_log, configure_logging, flush_access_log
 from api.ratelimit import RateLimiter, build_limiter
 from api.routing import PlainShapes
 from api.settings import Settings
-from api.steps import Cors, Counted, Deadlines, Headers, request_id, secure_headers, send_problem, too_large
+from api.steps import (
+    Cors,
+    Counted,
+    Deadlines,
+    Headers,
+    drain,
+    request_id,
+    safe_read,
+    secure_headers,
+    send_problem,
+    too_large,
+)
 from db.database import DatabaseUnavailable
 from db.keys import parse_token
 
@@ -184,14 +200,20 @@ class FrontDoor:
                 added[:0] = await rate_limit(scope["app"].state, bucket)
             if method in WRITES and path.startswith("/v1/"):
                 self.authenticated_write(scope, method, path)
+            if method == "OPTIONS" and (allow := self.allowed(path)):
+                await send_out({"type": "http.response.start", "status": 204, "headers": [(b"allow", allow)]})
+                await send_out({"type": "http.response.body", "body": b""})
+                return
+            scope, send_read = safe_read(scope, send_out)
             if not counted:
-                left = await self.plain(scope, receive, method, path, send_out)
+                left = await self.plain(scope, receive, scope["method"], path, send_read)
                 if left is None:
                     return
                 receive = left
             app = Counted(self.app, self.max_bytes) if counted else self.app
-            await app(scope, receive, send_out)
+            await app(scope, receive, send_read)
         except Early as early:
+            await drain(receive, given)
             await send_problem(send_out, early.status, early.detail, kind=early.kind, headers=early.headers)
         except asyncio.CancelledError:
             if deadline is None or not self.clock.expired(deadline) or status:

@@ -106,11 +106,17 @@ class AllowedMethods:
         self.paths: list[tuple[re.Pattern[str], str]] | None = None
 
     def __call__(self, path: str) -> bytes:
-        """``b"GET, POST"``: the methods served at ``path``, sorted."""
+        """``b"GET, HEAD, OPTIONS, POST"``: the methods served at ``path``, sorted; the front door
+        answers ``HEAD`` wherever ``GET`` is served and ``OPTIONS`` wherever anything is; none
+        (``b""``) for a path nothing serves."""
         if self.paths is None:
             self.paths = [(compile_path(row.path)[0], row.method) for row in self.rows()]
-        served = {method for pattern, method in self.paths if pattern.match(path)} - {"WEBSOCKET"}  # not HTTP's
-        return ", ".join(sorted(served)).encode()
+        methods = {method for pattern, method in self.paths if pattern.match(path)} - {"WEBSOCKET"}  # not HTTP's
+        if methods:
+            methods.add("OPTIONS")
+        if "GET" in methods:
+            methods.add("HEAD")
+        return ", ".join(sorted(methods)).encode()
 
 
 class PlainShapes:

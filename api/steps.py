@@ -280,6 +280,8 @@ class Counted:
             seen += len(message.get("body", b""))
             if seen > self.max_bytes:
                 over = True
+                if message.get("more_body"):
+                    await discard(receive, seen)  # so that the client reads the 413 (`drain`)
                 raise BodyTooLarge(self.max_bytes)
             return message
 
@@ -302,3 +304,77 @@ class Counted:
                 raise
         if over and not started:
             await send_problem(send, 413, detail, kind="request-too-large")
+
+
+# Bodies left unread past this are not drained: the client may see its connection reset.
+DRAIN_BYTES = 32 * 1024 * 1024
+
+
+async def drain(receive: Receive, given: dict[bytes, bytes]) -> None:
+    """Read and discard the rest of a request body (up to `DRAIN_BYTES`) before an early answer: a
+    client that writes its whole body before reading (Python's urllib) would otherwise meet a
+    closed socket, and the kernel's reset would hide the answer. Nothing is read when the client
+    waits for ``100 Continue`` (it has sent no body) or declares a body past the bound."""
+    length = given.get(b"content-length", b"")
+    if given.get(b"expect", b"").lower() == b"100-continue":
+        return
+    if length.isdigit():
+        if not 0 < int(length) <= DRAIN_BYTES:
+            return
+    elif b"chunked" not in given.get(b"transfer-encoding", b"").lower():
+        return
+    await discard(receive)
+
+
+async def discard(receive: Receive, seen: int = 0) -> None:
+    """Read the body's remaining messages without keeping them, until its end or `DRAIN_BYTES`."""
+    while seen <= DRAIN_BYTES:
+        message = await receive()
+        seen += len(message.get("body", b""))
+        if message["type"] != "http.request" or not message.get("more_body"):
+            return
+
+
+def safe_read(scope: Scope, send: Send) -> tuple[Scope, Send]:
+    """A ``HEAD`` answered as its ``GET`` without the body (same status and headers, Content-Length
+    included), and a ``GET``'s ``If-Match`` checked against the answer's ETag: ``412`` when it does
+    not match (RFC 9110 §13.1.1). Other requests pass unchanged."""
+    method = scope["method"]
+    if_match = header(scope, b"if-match") if method in ("GET", "HEAD") else None
+    if method != "HEAD" and if_match is None:
+        return scope, send
+    head = method == "HEAD"
+    refused = False
+
+    async def send_read(message: Message) -> None:
+        nonlocal refused
+        if message["type"] == "http.response.start" and if_match is not None:
+            status = message["status"]
+            etag = dict(message.get("headers", ())).get(b"etag")
+            if (200 <= status < 300 or status == 304) and not strong_match(if_match, etag):
+                refused = True
+                detail = "If-Match does not name the current ETag of this resource."
+                await send_problem(_bodiless(send) if head else send, 412, detail, kind="precondition-failed")
+                return
+        if refused:
+            return
+        if head and message["type"] == "http.response.body":
+            message = {**message, "body": b""}
+        await send(message)
+
+    return ({**scope, "method": "GET"} if head else scope), send_read
+
+
+def _bodiless(send: Send) -> Send:
+    async def send_head(message: Message) -> None:
+        await send({**message, "body": b""} if message["type"] == "http.response.body" else message)
+
+    return send_head
+
+
+def strong_match(if_match: bytes, etag: bytes | None) -> bool:
+    """Whether ``If-Match`` names ``etag`` by strong comparison (``*``: any current representation)."""
+    tags = [tag.strip() for tag in if_match.split(b",")]
+    if b"*" in tags:
+        return True
+    return etag is not None and not etag.startswith(b"W/") and etag in tags

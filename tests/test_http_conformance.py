@@ -60,3 +60,54 @@ async def test_an_unserved_method_is_405_not_401(anonymous: httpx.AsyncClient) -
 async def test_a_read_needs_no_key_with_demo_data(anonymous: httpx.AsyncClient, db: Database) -> None:
     await demo(db)
     assert (await anonymous.get("/v1/claims/1")).status_code == 200
+
+
+async def test_head_answers_a_get_resource_like_get_without_the_body(
+    anonymous: httpx.AsyncClient, db: Database
+) -> None:
+    await demo(db)
+    for path in ("/v1/claims/2", "/v1/claims", "/v1/sources/1", "/v1/entities", "/v1/claims?lang=en", "/"):
+        got = await anonymous.get(path)
+        head = await anonymous.head(path)
+        assert head.status_code == got.status_code == 200, path
+        assert head.content == b""
+        assert head.headers.get("etag") == got.headers.get("etag")
+        assert head.headers["content-length"] == got.headers["content-length"]
+        assert head.headers["content-type"] == got.headers["content-type"]
+    assert (await anonymous.head("/v1/claims/999999")).status_code == 404
+
+
+@pytest.mark.parametrize("method", ["PUT", "TRACE", "POST"])
+async def test_a_405_lists_the_paths_methods_head_and_options_included(
+    anonymous: httpx.AsyncClient, method: str
+) -> None:
+    response = await anonymous.request(method, "/v1/claims/2")
+    assert response.status_code == 405
+    assert response.headers["content-type"] == PROBLEM
+    assert response.headers["allow"] == "DELETE, GET, HEAD, OPTIONS, PATCH"
+
+
+async def test_options_answers_with_allow(anonymous: httpx.AsyncClient) -> None:
+    response = await anonymous.options("/v1/claims")
+    assert response.status_code == 204
+    assert response.headers["allow"] == "GET, HEAD, OPTIONS, POST"
+    assert (await anonymous.options("/v1/nowhere")).status_code == 404
+
+
+async def test_if_match_on_a_read_is_412_unless_it_names_the_current_etag(
+    anonymous: httpx.AsyncClient, db: Database
+) -> None:
+    await demo(db)
+    etag = (await anonymous.get("/v1/claims/2")).headers["etag"]
+    stale = await anonymous.get("/v1/claims/2", headers={"If-Match": '"0-0000000000000000"'})
+    assert stale.status_code == 412
+    assert stale.headers["content-type"] == PROBLEM
+    assert stale.json()["status"] == 412
+    assert (await anonymous.head("/v1/claims/2", headers={"If-Match": '"nope"'})).status_code == 412
+    assert (await anonymous.get("/v1/claims/2", headers={"If-Match": etag})).status_code == 200
+    assert (await anonymous.get("/v1/claims/2", headers={"If-Match": f'"x", {etag}'})).status_code == 200
+    assert (await anonymous.get("/v1/claims/2", headers={"If-Match": "*"})).status_code == 200
+    assert (await anonymous.get("/v1/claims/2", headers={"If-Match": f"W/{etag}"})).status_code == 412
+    assert (await anonymous.get("/v1/claims/999999", headers={"If-Match": etag})).status_code == 404
+    both = {"If-Match": '"nope"', "If-None-Match": etag}
+    assert (await anonymous.get("/v1/claims/2", headers=both)).status_code == 412
