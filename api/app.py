@@ -31,6 +31,10 @@ described by its own schema, not by this document.
 """
 
 
+# No open licence has been chosen for the project: the API and its data are the operator's.
+LICENSE = {"name": "Proprietary: use under the terms of the operator of this server"}
+
+
 async def open_database(settings: Settings) -> Database:
     """Resolve the server (embedded unless a URL is set), migrate, connect, load the demo data."""
     dsn = settings.database_url
@@ -75,6 +79,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         redoc_url=None,
         openapi_url="/openapi.json",
         servers=[{"url": "/", "description": "this server"}],
+        license_info=LICENSE,
         # No OpenTelemetry here: FastAPI would otherwise ask its providers on every request.
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )

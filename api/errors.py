@@ -133,8 +133,14 @@ async def on_problem(request: Request, exc: Exception) -> Response:
     )
 
 
+PRECONDITION_REQUIRED = "Send If-Match with the resource's ETag (from a GET of it)."
+
+
 async def on_validation(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
+    if any(e.get("type") == "missing" and tuple(e.get("loc", ())) == ("header", "If-Match") for e in exc.errors()):
+        # RFC 6585: a request that must be conditional and is not is 428, whatever else is wrong.
+        return problem_response(428, PRECONDITION_REQUIRED, instance=request.url.path)
     errors = validation_errors(exc.errors())
     detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
     return problem_response(422, detail, kind="validation", errors=errors, instance=request.url.path)

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from schema.common import EXAMPLE_TIME, MAX_ID, EntityBrief, Public, SourceBrief, TopicBrief
 from schema.documents import (
@@ -130,6 +131,11 @@ class ClaimCreate(Strict):
 _UNSET: Any = object()
 
 
+def _no_default(schema: dict[str, Any]) -> None:
+    """Leave ``default: null`` out of a member that may be absent but never null."""
+    schema.pop("default", None)
+
+
 class ClaimUpdate(BaseModel):
     """A JSON merge patch (RFC 7396) of a claim: members present are set, `null` clears, absent keep.
 
@@ -142,13 +148,25 @@ class ClaimUpdate(BaseModel):
         json_schema_extra={"examples": [{"kind": "paraphrase", "topics": ["ukraine-crisis"]}]},
     )
 
-    content: Annotated[str, Field(min_length=1, max_length=20000)] | None = Field(
-        default=None, description="New content (changes the claim's identity).", examples=["Revised wording."]
+    # content, kind and said_at_precision cannot be cleared: absent (None) keeps them, and the
+    # contract admits no null for them (SkipJsonSchema, and no documented default).
+    content: Annotated[str, Field(min_length=1, max_length=20000)] | SkipJsonSchema[None] = Field(
+        default=None,
+        description="New content (changes the claim's identity); cannot be null.",
+        examples=["Revised wording."],
+        json_schema_extra=_no_default,
     )
-    kind: ClaimKind | None = Field(default=None, description="New kind.", examples=["paraphrase"])
+    kind: ClaimKind | SkipJsonSchema[None] = Field(
+        default=None, description="New kind; cannot be null.", examples=["paraphrase"], json_schema_extra=_no_default
+    )
     language: Language | None = Field(default=None, description="New language; null clears.", examples=["en"])
     said_at: SaidAt | None = Field(default=None, description="New date; null clears.", examples=["2025-11-25"])
-    said_at_precision: Precision | None = Field(default=None, description="New precision.", examples=["day"])
+    said_at_precision: Precision | SkipJsonSchema[None] = Field(
+        default=None,
+        description="New precision; cannot be null (clear `said_at` instead).",
+        examples=["day"],
+        json_schema_extra=_no_default,
+    )
     topics: list[Slug] | None = Field(
         default=None,
         description="The topics, replacing the current ones; null clears.",
@@ -201,7 +219,11 @@ class ClaimLinkedData(BaseModel):
                     "@id": "https://api.example.org/v1/claims/1",
                     "identifier": 1,
                     "text": "Security guarantees must be robust.",
+                    "inLanguage": "en",
+                    "dateCreated": EXAMPLE_TIME,
+                    "datePublished": EXAMPLE_TIME,
                     "author": [{"@type": "Person", "name": "Keir Starmer", "identifier": 4}],
+                    "about": [{"@type": "Thing", "name": "Ukraine", "identifier": 5}],
                     "appearance": [
                         {
                             "@type": "NewsArticle",

@@ -118,9 +118,11 @@ def as_aware(value: datetime | date) -> datetime:
 class RoleIn(Strict):
     """An office an entity holds: ``{"title": "Chancellor of Germany", "start": "2025-05-06"}``."""
 
-    title: Name = Field(examples=["Chancellor of Germany"])
-    start: IsoDate | None = Field(default=None, examples=["2025-05-06"])
-    end: IsoDate | None = Field(default=None, examples=[None])
+    title: Name = Field(description="The office, as it is usually written.", examples=["Chancellor of Germany"])
+    start: IsoDate | None = Field(default=None, description="When it began (ISO 8601 date).", examples=["2025-05-06"])
+    end: IsoDate | None = Field(
+        default=None, description="When it ended (ISO 8601 date); absent while it lasts.", examples=[None]
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> Self:
@@ -136,15 +138,28 @@ class EntityRef(Strict):
     ``{"name": "Friedrich Merz", "kind": "person", "aliases": ["Merz"]}``.
     """
 
-    id: int | None = Field(default=None, strict=True, ge=1, le=2**63 - 1, examples=[1])
-    name: Name | None = Field(default=None, examples=["Friedrich Merz"])
-    kind: EntityKind | None = Field(default=None, examples=["person"])
-    aliases: list[Name] = Field(default_factory=list, max_length=50, examples=[["Merz"]])
-    external_ids: dict[SchemeName, Annotated[str, StringConstraints(min_length=1, max_length=200)]] = Field(
-        default_factory=dict, max_length=10, examples=[{"wikidata": "Q2514"}]
+    id: int | None = Field(
+        default=None, strict=True, ge=1, le=2**63 - 1, description="An existing entity's id.", examples=[1]
     )
-    description: Annotated[str, StringConstraints(max_length=5000)] | None = None
-    roles: list[RoleIn] = Field(default_factory=list, max_length=50)
+    name: Name | None = Field(
+        default=None,
+        description="Its canonical name; found again by any alias (case and accents ignored), else created.",
+        examples=["Friedrich Merz"],
+    )
+    kind: EntityKind | None = Field(default=None, description="What it is (when it is created).", examples=["person"])
+    aliases: list[Name] = Field(
+        default_factory=list, max_length=50, description="Other names it goes by.", examples=[["Merz"]]
+    )
+    external_ids: dict[SchemeName, Annotated[str, StringConstraints(min_length=1, max_length=200)]] = Field(
+        default_factory=dict,
+        max_length=10,
+        description="Identifiers in other databases, by scheme (`wikidata`: a QID); they identify it first.",
+        examples=[{"wikidata": "Q2514"}],
+    )
+    description: Annotated[str, StringConstraints(max_length=5000)] | None = Field(
+        default=None, description="A short description.", examples=["Chancellor of Germany"]
+    )
+    roles: list[RoleIn] = Field(default_factory=list, max_length=50, description="Offices it holds or held.")
 
     @field_validator("name", "description")
     @classmethod
@@ -174,15 +189,23 @@ class EntityRef(Strict):
 class SourceRef(Strict):
     """A source that is cited or reported: found again by URL, else by kind, title, publisher, date."""
 
-    kind: SourceKind = Field(examples=["news_article"])
+    kind: SourceKind = Field(description="What kind of document it is.", examples=["news_article"])
     title: Annotated[str, StringConstraints(max_length=1000)] | None = Field(
-        default=None, examples=["Merz, Macron, Starmer said they agreed with Rubio"]
+        default=None,
+        description="Its title or headline (a source needs a URL or a title).",
+        examples=["Merz, Macron, Starmer said they agreed with Rubio"],
     )
-    url: Url | None = Field(default=None, examples=["https://tass.com/world/2051789"])
-    publisher: EntityRef | None = None
-    authors: list[EntityRef] = Field(default_factory=list, max_length=50)
-    published_at: IsoWhen | None = Field(default=None, examples=["2025-11-26T10:00:00+00:00"])
-    language: Language | None = Field(default=None, examples=["en"])
+    url: Url | None = Field(
+        default=None, description="Where it is published; identifies it.", examples=["https://tass.com/world/2051789"]
+    )
+    publisher: EntityRef | None = Field(default=None, description="Who published it (the reporter of its claims).")
+    authors: list[EntityRef] = Field(default_factory=list, max_length=50, description="Who wrote it.")
+    published_at: IsoWhen | None = Field(
+        default=None,
+        description="When it was published (ISO 8601; a date means midnight UTC); not in the future.",
+        examples=["2025-11-26T10:00:00+00:00"],
+    )
+    language: Language | None = Field(default=None, description="Its language (BCP 47).", examples=["en"])
 
     @field_validator("published_at")
     @classmethod
@@ -204,7 +227,9 @@ class SourceRef(Strict):
 class SourceIn(SourceRef):
     """The document itself; may carry its full text, against which appearance spans are checked."""
 
-    text: Annotated[str, StringConstraints(max_length=1_000_000)] | None = None
+    text: Annotated[str, StringConstraints(max_length=1_000_000)] | None = Field(
+        default=None, description="Its full text; appearance spans are checked against it.", examples=[None]
+    )
 
     @field_validator("text")
     @classmethod
@@ -215,22 +240,25 @@ class SourceIn(SourceRef):
 class SpeakerIn(Strict):
     """Who said it, and in what capacity."""
 
-    entity: EntityRef
-    role: SpeakerRole = Field(default="speaker", examples=["speaker"])
+    entity: EntityRef = Field(description="The entity that said it.")
+    role: SpeakerRole = Field(default="speaker", description="In what capacity.", examples=["speaker"])
 
 
 class AppearanceIn(Strict):
     """How the claim is printed in this document: the exact quote, where, and whom it credits."""
 
     quote: Annotated[str, StringConstraints(min_length=1, max_length=20000)] = Field(
-        examples=["They tasked their military authorities to complete joint planning work to that effect"]
+        description="The claim's words exactly as printed in this document (punctuation included).",
+        examples=["They tasked their military authorities to complete joint planning work to that effect"],
     )
     span: tuple[Offset, Annotated[int, Field(strict=True, ge=1, le=2**31 - 1)]] | None = Field(
         default=None,
-        description="[start, end) character offsets into the source text",
+        description="[start, end) character offsets of the quote in the source's text.",
         examples=[[1052, 1136]],
     )
-    cited_source: SourceRef | None = None
+    cited_source: SourceRef | None = Field(
+        default=None, description='The source this document attributes the claim to ("the statement says…").'
+    )
 
     @field_validator("quote")
     @classmethod
@@ -247,9 +275,17 @@ class AppearanceIn(Strict):
 class RelationIn(Strict):
     """A link to another claim: by id, or by position in this document's claims list."""
 
-    kind: RelationKind
-    claim_id: int | None = Field(default=None, strict=True, ge=1, le=2**63 - 1)
-    claim_index: int | None = Field(default=None, strict=True, ge=0)
+    kind: RelationKind = Field(description="How this claim relates to the other.", examples=["supports"])
+    claim_id: int | None = Field(
+        default=None, strict=True, ge=1, le=2**63 - 1, description="The other claim's id.", examples=[1]
+    )
+    claim_index: int | None = Field(
+        default=None,
+        strict=True,
+        ge=0,
+        description="The other claim's position in this document's `claims`.",
+        examples=[0],
+    )
 
     @model_validator(mode="after")
     def _target(self) -> Self:
@@ -262,20 +298,35 @@ class ClaimIn(Strict):
     """One claim as this document reports it."""
 
     content: Annotated[str, StringConstraints(min_length=1, max_length=20000)] = Field(
-        examples=["They tasked their military authorities to complete joint planning work to that effect"]
+        description="What was said; with the speakers, it identifies the claim.",
+        examples=["They tasked their military authorities to complete joint planning work to that effect"],
     )
-    kind: ClaimKind = Field(default="direct_quote", examples=["direct_quote"])
-    language: Language | None = Field(default=None, examples=["en"])
-    said_at: SaidAt | None = Field(default=None, examples=["2025-11-25"])
+    kind: ClaimKind = Field(
+        default="direct_quote", description="Quoted, partly quoted or paraphrased.", examples=["direct_quote"]
+    )
+    language: Language | None = Field(default=None, description="The content's language (BCP 47).", examples=["en"])
+    said_at: SaidAt | None = Field(
+        default=None,
+        description="When it was said (ISO 8601); not in the future.",
+        examples=["2025-11-25"],
+    )
     said_at_precision: Precision | None = Field(
-        default=None, description="defaults to 'day' for dates, 'instant' for date-times", examples=["day"]
+        default=None,
+        description="How precise `said_at` is; defaults to `day` for dates, `instant` for date-times.",
+        examples=["day"],
     )
-    location: EntityRef | None = None
-    speakers: list[SpeakerIn] = Field(min_length=1, max_length=50)
-    mentions: list[EntityRef] = Field(default_factory=list, max_length=100)
-    topics: list[Slug] = Field(default_factory=list, max_length=20, examples=[["ukraine-crisis"]])
-    appearance: AppearanceIn | None = None
-    relations: list[RelationIn] = Field(default_factory=list, max_length=50)
+    location: EntityRef | None = Field(default=None, description="Where it was said.")
+    speakers: list[SpeakerIn] = Field(min_length=1, max_length=50, description="Who said it, in order.")
+    mentions: list[EntityRef] = Field(default_factory=list, max_length=100, description="Entities the claim is about.")
+    topics: list[Slug] = Field(
+        default_factory=list, max_length=20, description="Topic slugs to file it under.", examples=[["ukraine-crisis"]]
+    )
+    appearance: AppearanceIn | None = Field(
+        default=None, description="How it is printed in this document; defaults to its content quoted verbatim."
+    )
+    relations: list[RelationIn] = Field(
+        default_factory=list, max_length=50, description="Links to other claims (repeats, supports…)."
+    )
 
     @field_validator("content")
     @classmethod
@@ -283,6 +334,13 @@ class ClaimIn(Strict):
         if not value.strip():
             raise ValueError("must not be blank")
         return _no_nul(value)
+
+    @model_validator(mode="after")
+    def _appears(self) -> Self:
+        # A claim in a document appears in that document: as printed, its content verbatim.
+        if self.appearance is None:
+            self.appearance = AppearanceIn(quote=self.content)
+        return self
 
     @model_validator(mode="after")
     def _when(self) -> Self:
@@ -303,16 +361,18 @@ class ClaimIn(Strict):
 class TopicIn(Strict):
     """A topic's display name for a slug used by the claims."""
 
-    slug: Slug = Field(examples=["ukraine-crisis"])
-    name: Name = Field(examples=["Ukraine crisis"])
+    slug: Slug = Field(description="The topic's slug, as the claims use it.", examples=["ukraine-crisis"])
+    name: Name = Field(description="Its display name.", examples=["Ukraine crisis"])
 
 
 class SourceDocument(Strict):
     """A source with its claims, speakers, appearances and mentions, written in one transaction."""
 
-    source: SourceIn
-    claims: list[ClaimIn] = Field(default_factory=list, max_length=1000)
-    topics: list[TopicIn] = Field(default_factory=list, max_length=100)
+    source: SourceIn = Field(description="The document.")
+    claims: list[ClaimIn] = Field(default_factory=list, max_length=1000, description="The claims it reports, in order.")
+    topics: list[TopicIn] = Field(
+        default_factory=list, max_length=100, description="Display names for topic slugs its claims use."
+    )
 
     @model_validator(mode="after")
     def _references(self) -> Self:

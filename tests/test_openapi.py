@@ -128,7 +128,7 @@ def test_writes_declare_the_api_key_and_reads_make_it_optional(spec: dict[str, A
 
 def test_the_stateful_links_connect_writes_to_reads(spec: dict[str, Any]) -> None:
     created = spec["paths"]["/v1/sources"]["post"]["responses"]["201"]["links"]
-    assert {created["getSource"]["operationId"], created["getClaim"]["operationId"]} == {"getSource", "getClaim"}
+    assert {link["operationId"] for link in created.values()} == {"getSource", "listClaims"}
     read = spec["paths"]["/v1/claims/{claim_id}"]["get"]["responses"]["200"]["links"]
     assert read["patchClaim"]["parameters"]["header.If-Match"] == "$response.header.ETag"
     assert read["deleteClaim"]["operationId"] == "deleteClaim"
@@ -139,3 +139,78 @@ def test_claim_reads_document_json_ld_and_caching_headers(spec: dict[str, Any]) 
     assert {"application/json", "application/ld+json"} <= set(ok["content"])
     assert {"ETag", "Cache-Control"} <= set(ok["headers"])
     assert "Link" in spec["paths"]["/v1/claims"]["get"]["responses"]["200"]["headers"]
+
+
+def test_every_schema_field_has_a_description(spec: dict[str, Any]) -> None:
+    bare = [
+        f"{name}.{field}"
+        for name, schema in spec["components"]["schemas"].items()
+        for field, member in schema.get("properties", {}).items()
+        if not member.get("description")
+    ]
+    assert bare == []
+
+
+def _integers(node: Any) -> list[dict[str, Any]]:
+    if isinstance(node, list):
+        return [found for item in node for found in _integers(item)]
+    if not isinstance(node, dict):
+        return []
+    here = [node] if node.get("type") == "integer" else []
+    return here + [found for value in node.values() for found in _integers(value)]
+
+
+def test_integer_bounds_are_exact_integers(spec: dict[str, Any]) -> None:
+    integers = _integers(spec)
+    for schema in integers:
+        for key in ("minimum", "maximum"):
+            assert not isinstance(schema.get(key), float), schema
+    into = spec["components"]["schemas"]["EntityMerge"]["properties"]["into"]
+    assert into["maximum"] == 2**63 - 1 and into["minimum"] == 1
+    assert '"maximum": 9223372036854775807' in SPEC.read_text(encoding="utf-8")
+
+
+def test_members_that_cannot_be_null_are_not_nullable(spec: dict[str, Any]) -> None:
+    update = spec["components"]["schemas"]["ClaimUpdate"]["properties"]
+    for name in ("content", "kind", "said_at_precision"):
+        assert "anyOf" not in update[name] and "default" not in update[name], name
+    assert {"type": "null"} in update["language"]["anyOf"]
+
+
+def test_if_match_is_required_where_the_server_requires_it(spec: dict[str, Any]) -> None:
+    patch = spec["paths"]["/v1/claims/{claim_id}"]["patch"]
+    (if_match,) = [p for p in patch["parameters"] if p["name"] == "If-Match"]
+    assert if_match["required"] is True and if_match["in"] == "header"
+    delete = spec["paths"]["/v1/claims/{claim_id}"]["delete"]
+    assert not next(p for p in delete["parameters"] if p["name"] == "If-Match").get("required")
+
+
+def test_every_link_can_be_followed_from_any_response_it_belongs_to(spec: dict[str, Any]) -> None:
+    for method, path, op in operations(spec):
+        for status, response in op["responses"].items():
+            for name, link in response.get("links", {}).items():
+                for expression in link["parameters"].values():
+                    # A pointer into an array (…/0/…) fails on an empty one.
+                    assert not any(part.isdigit() for part in expression.split("#")[-1].split("/")), (
+                        method,
+                        path,
+                        status,
+                        name,
+                    )
+
+
+def test_the_examples_hold_every_required_member(spec: dict[str, Any]) -> None:
+    inline = [
+        (f"{method} {path} {status} {media}", content["schema"])
+        for method, path, op in operations(spec)
+        for status, response in op["responses"].items()
+        for media, content in response.get("content", {}).items()
+    ]
+    for name, schema in [*spec["components"]["schemas"].items(), *inline]:
+        for example in schema.get("examples", []):
+            missing = set(schema.get("required", [])) - set(example)
+            assert not missing, (name, missing)
+
+
+def test_the_document_names_a_license(spec: dict[str, Any]) -> None:
+    assert spec["info"]["license"]["name"]

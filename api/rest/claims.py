@@ -11,7 +11,7 @@ from starlette.types import Scope
 
 from api.auth import AdminCaller, ReadCaller, WriteCaller, caller_in_scope
 from api.deps import DbDep, SettingsDep
-from api.errors import Problem, validation_errors
+from api.errors import PRECONDITION_REQUIRED, Problem, validation_errors
 from api.rest.common import (
     ETAG_HEADER,
     ITEM_CACHE,
@@ -42,13 +42,13 @@ from db.database import Database
 from db.documents import DocumentError, write_source_document
 from schema.claims import ClaimCreate, ClaimLinkedData, ClaimPage, ClaimPublic, ClaimUpdate, SourceById
 from schema.common import MAX_ID, id_text, parse_id
-from schema.documents import AppearanceIn, SourceDocument, SourceIn
+from schema.documents import SourceDocument, SourceIn
 
 router = APIRouter(prefix="/v1/claims", tags=["claims"])
 
 ClaimId = Annotated[int, Path(description="The claim's id.", ge=1, le=MAX_ID, examples=[1]), BeforeValidator(id_text)]
 IfMatch = Annotated[
-    str | None,
+    str,
     Header(
         alias="If-Match",
         description="The ETag from your last read of the claim; required (428 without it, 412 when stale).",
@@ -176,11 +176,8 @@ async def create_claim(body: ClaimCreate, db: DbDep, caller: WriteCaller) -> Res
     speakers is the same claim — reporting it from another source adds an appearance. The claim's
     `appearance` defaults to its content quoted verbatim."""
     source = await _source_in(db, body.source)
-    claim = body.claim
-    if claim.appearance is None:
-        claim = claim.model_copy(update={"appearance": AppearanceIn(quote=claim.content)})
     try:
-        document = SourceDocument(source=source, claims=[claim])
+        document = SourceDocument(source=source, claims=[body.claim])
     except ValidationError as exc:
         errors = [{**e, "field": _body_field(e["field"])} for e in validation_errors(exc.errors())]
         raise Problem(422, errors[0]["message"], kind="validation", errors=errors) from exc
@@ -240,7 +237,7 @@ async def patch_claim(
     patch: Annotated[ClaimUpdate, Body(media_type="application/merge-patch+json")],
     db: DbDep,
     caller: WriteCaller,
-    if_match: IfMatch = None,
+    if_match: IfMatch,
 ) -> Response:
     """A JSON merge patch (RFC 7396) of `content`, `kind`, `language`, `said_at`,
     `said_at_precision` and `topics`, applied only if `If-Match` carries the claim's current ETag
@@ -252,8 +249,8 @@ async def patch_claim(
             raise Problem(404, f"No claim with id {claim_id}.")
         if row["deleted"]:
             raise Problem(410, f"Claim {claim_id} was deleted.")
-        if not if_match:
-            raise Problem(428, "Send If-Match with the claim's ETag (from GET /v1/claims/{id}).")
+        if not if_match.strip():
+            raise Problem(428, PRECONDITION_REQUIRED)
         current = await store.current_body(tx, claim_id)
         if not etag_matches(if_match, etag_for(current, row["version"]), weak=False):
             raise Problem(412, "The claim changed since you read it; read it again and reapply your change.")

@@ -406,11 +406,30 @@ def fix_openapi(schema: dict[str, Any]) -> dict[str, Any]:
             responses.setdefault("400", BAD_REQUEST)
             for parameter in operation.get("parameters", []):
                 _drop_null(parameter.get("schema", {}))
+    _integer_bounds(schema)
     text = repr(schema.get("paths", {}))
     for name in ("HTTPValidationError", "ValidationError"):
         if f"#/components/schemas/{name}'" not in text:
             schema.get("components", {}).get("schemas", {}).pop(name, None)
     return schema
+
+
+def _integer_bounds(node: Any) -> None:
+    """Integer bounds as integers: FastAPI's OpenAPI models hold ``minimum``/``maximum`` as floats,
+    which turns 2⁶³−1 into 9.223372036854776e+18 (2⁶³, a value the server refuses). The only bound
+    past 2⁵³ here is `MAX_ID`; every other float bound of an integer is exact."""
+    if isinstance(node, list):
+        for item in node:
+            _integer_bounds(item)
+    if not isinstance(node, dict):
+        return
+    if node.get("type") == "integer":
+        for key in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+            value = node.get(key)
+            if isinstance(value, float):
+                node[key] = MAX_ID if value == float(MAX_ID) else int(value)
+    for value in node.values():
+        _integer_bounds(value)
 
 
 def _drop_null(schema: dict[str, Any]) -> None:

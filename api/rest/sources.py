@@ -52,11 +52,6 @@ WRITTEN_LINKS = {
         "parameters": {"path.source_id": "$response.body#/source_id"},
         "description": "Read the source just written.",
     },
-    "getClaim": {
-        "operationId": "getClaim",
-        "parameters": {"path.claim_id": "$response.body#/claims/0/id"},
-        "description": "Read the document's first claim.",
-    },
     "listSourceClaims": {
         "operationId": "listClaims",
         "parameters": {"query.source": "$response.body#/source_id"},
