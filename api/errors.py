@@ -152,13 +152,19 @@ async def on_http(request: Request, exc: Exception) -> Response:
     return problem_response(exc.status_code, detail, headers=dict(exc.headers or {}), instance=request.url.path)
 
 
+def document_status(exc: DocumentError) -> tuple[int, str]:
+    """A refused document's status and problem type: 409 when it repeats a deleted claim (the
+    request is well formed; the store's state refuses it), else 422."""
+    return (409, "claim-deleted") if exc.code == "deleted" else (422, "invalid-document")
+
+
 async def on_document(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DocumentError)
-    status = 422
+    status, kind = document_status(exc)
     return problem_response(
         status,
         exc.message,
-        kind="invalid-document",
+        kind=kind,
         errors=[{"field": "body." + exc.field, "message": exc.message}],
         instance=request.url.path,
     )

@@ -18,6 +18,7 @@ from db import writes
 from db.database import Database, Traced
 from db.normalize import claim_fingerprint, source_key
 from db.writes import (
+    ClaimDeleted,
     ClaimOutcome,
     DocumentError,
     RefKey,
@@ -28,7 +29,7 @@ from db.writes import (
 )
 from schema.documents import AppearanceIn, ClaimIn, EntityRef, SourceDocument, SourceRef
 
-__all__ = ["ClaimOutcome", "DocumentError", "Statistics", "WriteResult", "write_source_document"]
+__all__ = ["ClaimDeleted", "ClaimOutcome", "DocumentError", "Statistics", "WriteResult", "write_source_document"]
 
 log = logging.getLogger("claims.db")
 
@@ -83,6 +84,7 @@ class _Writer:
         self.tx = tx
         self.entities = entities
         self.published: dict[int, datetime | None] = {}  # sources' published_at, by id
+        self.paths: dict[str, str] = {}  # each claim's first place in the document, by fingerprint
 
     def entity(self, ref: EntityRef) -> int:
         return self.entities[ref_key(ref)]
@@ -118,7 +120,8 @@ class _Writer:
             cited, _ = await self.source(claim.appearance.cited_source)
             if cited == source_id:
                 raise DocumentError(f"{path}.appearance.cited_source", "a source cannot cite itself for its own claim")
-        return _Pending(claim, speakers, location, mentions, cited, claim_fingerprint(speakers, claim.content))
+        fingerprint = claim_fingerprint(speakers, claim.content)
+        return _Pending(claim, speakers, location, mentions, cited, fingerprint, path)
 
     async def claims(self, pending: list[_Pending], source_id: int) -> list[ClaimOutcome]:
         """Insert the document's claims, their speakers, mentions, topics and appearances: a round trip
@@ -127,6 +130,7 @@ class _Writer:
         firsts: dict[str, _Pending] = {}
         for p in pending:
             firsts.setdefault(p.fingerprint, p)
+            self.paths.setdefault(p.fingerprint, p.path)
         first = list(firsts.values())
         speakers = [
             (p.fingerprint, entity_id, speaker.role, position)
@@ -152,6 +156,8 @@ class _Writer:
                 writes.CLAIMS_BY_FINGERPRINT, [p.fingerprint for p in first if p.fingerprint not in ids]
             ):
                 ids[r["fingerprint"]] = int(r["id"])
+                if r["deleted"]:
+                    raise ClaimDeleted(self.paths[r["fingerprint"]], int(r["id"]))
         mentions = [(ids[p.fingerprint], m) for p in pending for m in p.mentions]
         if mentions:
             await self.tx.execute(writes.ADD_MENTIONS, *columns(mentions, 2))
@@ -193,6 +199,7 @@ class _Pending:
     mentions: list[int]
     cited: int | None
     fingerprint: str
+    path: str
 
 
 async def _write(tx: Traced, doc: SourceDocument) -> WriteResult:

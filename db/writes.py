@@ -41,6 +41,15 @@ class DocumentError(Exception):
         self.code = code
 
 
+class ClaimDeleted(DocumentError):
+    """The document repeats a claim (same speakers, same content) that was deleted: it is not
+    written onto the deleted record, nor restored by a writer (a deletion is an admin's act)."""
+
+    def __init__(self, field: str, claim_id: int) -> None:
+        super().__init__(field, f"claim {claim_id} (the same speakers and content) was deleted", "deleted")
+        self.claim_id = claim_id
+
+
 @dataclass
 class ClaimOutcome:
     """What writing one claim did."""
@@ -194,7 +203,9 @@ WITH added AS (
 )
 SELECT id, fingerprint FROM added
 """
-CLAIMS_BY_FINGERPRINT = "SELECT id, fingerprint FROM claim WHERE fingerprint = ANY($1::text[])"
+CLAIMS_BY_FINGERPRINT = (
+    "SELECT id, fingerprint, deleted_at IS NOT NULL AS deleted FROM claim WHERE fingerprint = ANY($1::text[])"
+)
 ADD_MENTIONS = """
 INSERT INTO mention (claim_id, entity_id) SELECT * FROM unnest($1::bigint[], $2::bigint[]) ON CONFLICT DO NOTHING
 """

@@ -11,7 +11,7 @@ from starlette.types import Scope
 
 from api.auth import AdminCaller, ReadCaller, WriteCaller, caller_in_scope
 from api.deps import DbDep, SettingsDep
-from api.errors import PRECONDITION_REQUIRED, Problem, validation_errors
+from api.errors import PRECONDITION_REQUIRED, Problem, document_status, validation_errors
 from api.rest.common import (
     ETAG_HEADER,
     ITEM_CACHE,
@@ -185,8 +185,9 @@ async def create_claim(body: ClaimCreate, db: DbDep, caller: WriteCaller) -> Res
         result = await write_source_document(db, document)
     except DocumentError as exc:
         path = exc.field.replace("claims[0]", "claim")
+        status, kind = document_status(exc)
         raise Problem(
-            422, exc.message, kind="invalid-document", errors=[{"field": "body." + path, "message": exc.message}]
+            status, exc.message, kind=kind, errors=[{"field": "body." + path, "message": exc.message}]
         ) from exc
     claim_id = result.claims[0].id
     doc = await store.get_claim(db, claim_id)

@@ -141,7 +141,7 @@ def written(result: WriteResult) -> SourceWritten:
             "headers": {"Location": LOCATION_HEADER},
             "links": WRITTEN_LINKS,
         },
-        **problems(write=True),
+        **problems(409, write=True),
     },
     dependencies=NEEDS_KEY,
 )
@@ -150,7 +150,8 @@ async def create_source(document: SourceDocument, db: DbDep, caller: WriteCaller
     and relations; entities by id, external id, name or alias — written in one transaction through
     the store's normalisation. Idempotent: the same document again answers `200` and changes
     nothing; `201` with `Location` when anything was new. A reference that does not resolve is a
-    `422` naming the field, and nothing is written."""
+    `422` naming the field, and nothing is written. A claim that was deleted is not written again:
+    `409` naming the claim."""
     result = await write_source_document(db, document)
     body = written(result).model_dump_json().encode()
     headers = {"Location": f"/v1/sources/{result.source_id}", "Cache-Control": NO_STORE}
