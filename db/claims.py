@@ -18,6 +18,7 @@ import asyncpg
 from db.database import Database, Traced
 from db.filters import ClaimFilter, Cursor, Params, Sort, cursor_sql, page_sql
 from db.normalize import claim_fingerprint
+from schema.documents import at_precision
 
 # --- JSON fragments -----------------------------------------------------------------------------
 
@@ -93,11 +94,18 @@ FROM claim c {CLAIM_JOINS}
 WHERE c.id = $1
 """
 
-# schema.org `Claim` (https://schema.org/Claim), as fact-checkers publish them.
+# schema.org `Claim` (https://schema.org/Claim), as fact-checkers publish them. `dateCreated` is an
+# ISO 8601 date at the claim's precision (2025, 2025-11, 2025-11-26, or a date-time), as schema.org's
+# Date and DateTime allow: a claim said "in November" is not shown as said at midnight on the 1st.
 CLAIM_LD = """json_build_object(
   '@context', 'https://schema.org', '@type', 'Claim', '@id', $2::text || '/v1/claims/' || c.id,
   'identifier', c.id, 'text', c.content, 'inLanguage', c.language,
-  'dateCreated', c.said_at, 'datePublished', c.first_reported_at,
+  'dateCreated', CASE c.said_at_precision
+    WHEN 'year' THEN to_char(c.said_at AT TIME ZONE 'UTC', 'YYYY')
+    WHEN 'month' THEN to_char(c.said_at AT TIME ZONE 'UTC', 'YYYY-MM')
+    WHEN 'day' THEN to_char(c.said_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')
+    ELSE to_json(c.said_at) #>> '{}' END,
+  'datePublished', c.first_reported_at,
   'author', coalesce((
     SELECT json_agg(json_build_object('@type', CASE e.kind WHEN 'person' THEN 'Person' ELSE 'Organization' END,
                                       'name', e.name, 'identifier', e.id) ORDER BY cs.position, cs.entity_id)
@@ -278,6 +286,8 @@ async def update_claim(tx: Traced, claim_id: int, changes: dict[str, Any], said_
     said_at = changes.get("said_at", said_at_now)
     if precision is not None and (said_at is None) != (precision == "unknown"):
         raise ClaimInvalid("said_at_precision", "a precision needs a said_at (and 'unknown' needs none)")
+    if precision is not None and said_at is not None:
+        said_at = at_precision(said_at, precision)  # a coarser precision cuts the stored moment too
     fingerprint = None
     if "content" in changes:
         speakers = await tx.fetchval(SPEAKER_IDS, claim_id) or []
@@ -294,8 +304,8 @@ async def update_claim(tx: Traced, claim_id: int, changes: dict[str, Any], said_
         changes.get("kind"),
         "language" in changes,
         changes.get("language"),
-        "said_at" in changes,
-        changes.get("said_at"),
+        "said_at" in changes or said_at != said_at_now,
+        said_at,
         precision,
     )
     if "topics" in changes:

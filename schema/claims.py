@@ -21,6 +21,7 @@ from schema.documents import (
     SpeakerRole,
     Strict,
     as_aware,
+    at_precision,
 )
 
 
@@ -185,9 +186,9 @@ class ClaimUpdate(BaseModel):
             raise ValueError("said_at_precision cannot be cleared; clear said_at instead")
         if "said_at" in sent and self.said_at is not None:
             raw = self.said_at
-            self.said_at = as_aware(raw)
             if self.said_at_precision is None:
                 self.said_at_precision = "instant" if isinstance(raw, datetime) else "day"
+            self.said_at = at_precision(as_aware(raw), self.said_at_precision)
         if self.said_at_precision == "unknown" and not ("said_at" in sent and self.said_at is None):
             raise ValueError("said_at_precision 'unknown' is set by clearing said_at")
         return self
@@ -220,7 +221,7 @@ class ClaimLinkedData(BaseModel):
                     "identifier": 1,
                     "text": "Security guarantees must be robust.",
                     "inLanguage": "en",
-                    "dateCreated": EXAMPLE_TIME,
+                    "dateCreated": "2025-11-25",
                     "datePublished": EXAMPLE_TIME,
                     "author": [{"@type": "Person", "name": "Keir Starmer", "identifier": 4}],
                     "about": [{"@type": "Thing", "name": "Ukraine", "identifier": 5}],
@@ -244,7 +245,11 @@ class ClaimLinkedData(BaseModel):
     identifier: int = Field(description="The claim's id.", examples=[1])
     text: str = Field(description="What was said.", examples=["Security guarantees must be robust."])
     inLanguage: str | None = Field(description="Language of the text.", examples=["en"])
-    dateCreated: datetime | None = Field(description="When it was said.", examples=[EXAMPLE_TIME])
+    dateCreated: str | None = Field(
+        description="When it was said, in ISO 8601 at its precision: `2025`, `2025-11`, `2025-11-26` or a date-time.",
+        pattern=r"^\d{4}(-\d{2}(-\d{2}(T.+)?)?)?$",
+        examples=["2025-11-25"],
+    )
     datePublished: datetime | None = Field(description="When it was first reported.", examples=[EXAMPLE_TIME])
     author: list[dict[str, Any]] = Field(
         description="The speakers as `Person` or `Organization`.",

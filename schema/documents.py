@@ -18,9 +18,11 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    ValidationError,
     field_validator,
     model_validator,
 )
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 EntityKind = Literal["person", "organization", "group", "place", "event", "other"]
 SourceKind = Literal["news_article", "statement", "transcript", "social_post", "press_release", "fact_check", "other"]
@@ -87,6 +89,26 @@ def not_future(value: datetime | date) -> datetime | date:
 
 
 SaidAt = Annotated[datetime | date, BeforeValidator(iso_only), AfterValidator(not_future)]
+
+
+def at_precision(value: datetime, precision: str) -> datetime:
+    """``value`` cut to ``precision`` (``year``, ``month``, ``day``; others unchanged), as the start
+    of that period at midnight UTC: a claim said "in 2025" is stored as 2025-01-01T00:00Z, never as
+    an instant nobody gave. The calendar fields are those the writer gave (their own offset)."""
+    if precision == "year":
+        return datetime(value.year, 1, 1, tzinfo=UTC)
+    if precision == "month":
+        return datetime(value.year, value.month, 1, tzinfo=UTC)
+    if precision == "day":
+        return datetime(value.year, value.month, value.day, tzinfo=UTC)
+    return value
+
+
+def published_not_future(value: datetime) -> datetime:
+    """Refuses a publication in the future (beyond `FUTURE_SLACK`): nothing is reported before it happens."""
+    if value > datetime.now(UTC) + FUTURE_SLACK:
+        raise ValueError("must not be in the future")
+    return value
 
 
 Offset = Annotated[int, Field(strict=True, ge=0, le=2**31 - 1)]  # a character offset (PostgreSQL int4)
@@ -210,7 +232,7 @@ class SourceRef(Strict):
     @field_validator("published_at")
     @classmethod
     def _when(cls, value: datetime | date | None) -> datetime | None:
-        return None if value is None else as_aware(value)
+        return None if value is None else published_not_future(as_aware(value))
 
     @field_validator("title")
     @classmethod
@@ -350,11 +372,11 @@ class ClaimIn(Strict):
                 raise ValueError("said_at_precision needs said_at")
             self.said_at_precision = "unknown"
             return self
-        self.said_at = as_aware(raw)
         if self.said_at_precision is None:
             self.said_at_precision = "instant" if isinstance(raw, datetime) else "day"
         elif self.said_at_precision == "unknown":
             raise ValueError("said_at_precision 'unknown' contradicts a given said_at")
+        self.said_at = at_precision(as_aware(raw), self.said_at_precision)
         return self
 
 
@@ -373,6 +395,29 @@ class SourceDocument(Strict):
     topics: list[TopicIn] = Field(
         default_factory=list, max_length=100, description="Display names for topic slugs its claims use."
     )
+
+    @model_validator(mode="after")
+    def _said_before_published(self) -> Self:
+        published = self.source.published_at
+        if not isinstance(published, datetime):
+            return self
+        late = [
+            InitErrorDetails(
+                type=PydanticCustomError(
+                    "said_after_published",
+                    "said after the source was published ({published})",
+                    {"published": str(published.date())},
+                ),
+                loc=("claims", i, "said_at"),
+                input=claim.said_at,
+            )
+            for i, claim in enumerate(self.claims)
+            # A day of slack, as for the future: a date-only publication stands for its midnight UTC.
+            if isinstance(claim.said_at, datetime) and claim.said_at > published + FUTURE_SLACK
+        ]
+        if late:
+            raise ValidationError.from_exception_data(type(self).__name__, late)
+        return self
 
     @model_validator(mode="after")
     def _references(self) -> Self:

@@ -88,6 +88,9 @@ def corpus(seed: int = 7, sources: int = 12) -> list[dict[str, Any]]:
             "text": text,
             "authors": rng.sample(PEOPLE[:3], rng.randint(0, 2)),
         }
+        latest = max(str(c["said_at"] or "")[:10] for c in claims)
+        if source["published_at"] and latest > source["published_at"][:10]:
+            source["published_at"] = latest  # nothing is reported before it is said
         if n % 5 != 4:
             source["publisher"] = rng.choice(PUBLISHERS)
         docs.append({"source": source, "claims": claims, "topics": [{"slug": s, "name": m} for s, m in TOPICS]})

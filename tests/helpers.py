@@ -122,10 +122,11 @@ def speaker(name: str, kind: str | None = PERSON, role: str = "speaker", **extra
 
 
 def claim(content: str, *speakers: dict[str, Any], quote: str | None = None, **extra: Any) -> dict[str, Any]:
-    """A claim dict said on 2025-11-20, appearing as ``quote`` (its content by default; "" for none)."""
+    """A claim dict said on 2025-10-01 (before every source of the tests is published), appearing as
+    ``quote`` (its content by default; "" for none)."""
     return {
         "content": content,
-        "said_at": "2025-11-20",
+        "said_at": "2025-10-01",
         "speakers": list(speakers),
         **({"appearance": {"quote": quote or content}} if quote != "" else {}),
         **extra,

@@ -53,3 +53,58 @@ async def test_posting_a_deleted_claim_again_is_refused_naming_it(client: httpx.
         headers={"content-type": "application/x-ndjson"},
     )
     assert imported.json()["failed"] == 1
+
+
+async def test_a_claim_said_after_its_source_was_published_is_422_naming_the_field(
+    client: httpx.AsyncClient,
+) -> None:
+    late = document("https://e.com/1", bare("Early.", said_at="2025-10-01"), bare("Late.", said_at="2025-11-29"))
+    late["source"]["published_at"] = "2025-11-01"
+    response = await client.post("/v1/sources", json=late)
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "body.claims[1].said_at"
+    same_day = document("https://e.com/2", bare("Same day.", said_at="2025-11-01T15:00:00Z"))
+    same_day["source"]["published_at"] = "2025-11-01"
+    assert (await client.post("/v1/sources", json=same_day)).status_code == 201
+
+
+async def test_a_source_published_in_the_future_is_422_naming_the_field(client: httpx.AsyncClient) -> None:
+    future = document("https://e.com/1", bare("Soon."))
+    future["source"]["published_at"] = "2099-01-01"
+    response = await client.post("/v1/sources", json=future)
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "body.source.published_at"
+
+
+async def test_a_date_is_stored_at_its_precision_and_shown_at_it_in_json_ld(client: httpx.AsyncClient, db: Any) -> None:
+    claims = [
+        bare("In a year.", said_at="2025-11-25T10:00:00Z", said_at_precision="year"),
+        bare("In a month.", said_at="2025-11-25T10:00:00Z", said_at_precision="month"),
+        bare("On a day.", said_at="2025-11-25T23:30:00-05:00", said_at_precision="day"),
+        bare("At an instant.", said_at="2025-11-25T10:00:00Z"),
+    ]
+    written = (await client.post("/v1/sources", json=document("https://e.com/1", *claims))).json()
+    ids = [c["id"] for c in written["claims"]]
+    stored = [await db.fetchval("SELECT said_at FROM claim WHERE id = $1", i) for i in ids]
+    assert [s.isoformat() for s in stored] == [
+        "2025-01-01T00:00:00+00:00",
+        "2025-11-01T00:00:00+00:00",
+        "2025-11-25T00:00:00+00:00",
+        "2025-11-25T10:00:00+00:00",
+    ]
+    ld = [(await client.get(f"/v1/claims/{i}", headers={"Accept": "application/ld+json"})).json() for i in ids]
+    assert [c["dateCreated"] for c in ld] == ["2025", "2025-11", "2025-11-25", "2025-11-25T10:00:00+00:00"]
+
+
+async def test_a_coarser_precision_patched_in_cuts_the_stored_date(client: httpx.AsyncClient, db: Any) -> None:
+    written = (
+        await client.post(
+            "/v1/sources", json=document("https://e.com/1", bare("Then.", said_at="2025-11-25T10:00:00Z"))
+        )
+    ).json()
+    url = f"/v1/claims/{written['claims'][0]['id']}"
+    etag = (await client.get(url)).headers["etag"]
+    patched = await client.patch(url, json={"said_at_precision": "month"}, headers={"If-Match": etag})
+    assert patched.status_code == 200
+    assert patched.json()["said_at"] == "2025-11-01T00:00:00+00:00"
+    assert patched.json()["said_at_precision"] == "month"

@@ -173,7 +173,7 @@ async def test_every_filter_criterion_selects_what_rest_selects(client: httpx.As
         "saidAfter": ({"saidAfter": "2025-11-23"}, [("said_after", "2025-11-23")]),
         "saidBefore": ({"saidBefore": "2025-11-21"}, [("said_before", "2025-11-21")]),
         "reportedAfter": ({"reportedAfter": "2025-11-24T18:45:10Z"}, [("reported_after", "2025-11-24T18:45:10Z")]),
-        "reportedBefore": ({"reportedBefore": "2025-11-22"}, [("reported_before", "2025-11-22")]),
+        "reportedBefore": ({"reportedBefore": "2025-11-23"}, [("reported_before", "2025-11-23")]),
         "kind": ({"kind": ["PARAPHRASE"]}, [("kind", "paraphrase")]),
         "language": ({"language": ["de"]}, [("lang", "de")]),
         "search": ({"search": "guarantees"}, [("q", "guarantees")]),

@@ -50,9 +50,13 @@ async def test_a_source_reads_with_publisher_and_claims_in_document_order(
 async def test_sources_list_newest_first_and_filter_by_publisher_and_date(
     client: httpx.AsyncClient, db: Database
 ) -> None:
-    await write(db, document("https://e.com/old", quote("a."), published_at="2024-01-01T00:00:00Z"))
-    await write(db, document("https://e.com/new", quote("b."), published_at="2025-01-01T00:00:00Z"))
-    await write(db, document("https://r.com/1", quote("c."), publisher=REUTERS, published_at="2025-06-01T00:00:00Z"))
+    said = "2023-12-01"
+    await write(db, document("https://e.com/old", quote("a.", said_at=said), published_at="2024-01-01T00:00:00Z"))
+    await write(db, document("https://e.com/new", quote("b.", said_at=said), published_at="2025-01-01T00:00:00Z"))
+    await write(
+        db,
+        document("https://r.com/1", quote("c.", said_at=said), publisher=REUTERS, published_at="2025-06-01T00:00:00Z"),
+    )
     page = SourcePage.model_validate_json((await client.get("/v1/sources")).content)
     assert [s.url for s in page.data] == ["https://r.com/1", "https://e.com/new", "https://e.com/old"]
     tass = page.data[1].publisher

@@ -214,17 +214,18 @@ async def test_a_claim_given_twice_in_one_document_is_one_claim_created_and_repo
 
 
 async def test_a_claim_is_first_reported_by_its_earliest_source(db: Database) -> None:
-    said = quote("Borders must not be changed by force.")
+    said = {**quote("Borders must not be changed by force."), "said_at": "2024-12-01"}
     first_reported = "SELECT first_reported_at::date::text FROM claim WHERE id = $1"
     may = await write_source_document(db, doc("https://a.example/may", said, published_at="2025-05-01T00:00:00Z"))
     assert await db.fetchval(first_reported, may.claims[0].id) == "2025-05-01"
     await write_source_document(db, doc("https://a.example/jan", said, published_at="2025-01-01T00:00:00Z"))
     await write_source_document(db, doc("https://a.example/sep", said, published_at="2025-09-01T00:00:00Z"))
-    unreported = await write_source_document(
+    unquoted = await write_source_document(
         db, doc("https://a.example/none", {k: v for k, v in quote("No quote here.").items() if k != "appearance"})
     )
     assert await db.fetchval(first_reported, may.claims[0].id) == "2025-01-01"
-    assert await db.fetchval(first_reported, unreported.claims[0].id) is None
+    # A claim without an appearance appears in its document all the same, as its content.
+    assert await db.fetchval(first_reported, unquoted.claims[0].id) == "2025-11-26"
 
 
 async def test_a_documents_names_are_looked_up_in_one_round_trip_and_created_in_another(db: Database) -> None:

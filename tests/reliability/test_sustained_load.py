@@ -56,7 +56,7 @@ def document(n: int, rng: random.Random) -> dict[str, Any]:
         claims.append(
             {
                 "content": content,
-                "said_at": f"2025-{1 + n % 12:02d}-{1 + n % 28:02d}",
+                "said_at": f"2024-{1 + n % 12:02d}-{1 + n % 28:02d}",  # before the publication
                 "speakers": [{"entity": {"name": f"{given} {surname}", "kind": "person", "aliases": [surname]}}],
                 "mentions": [{"name": "Load Town", "kind": "place"}],
                 "topics": [f"load-{n % 4}"],
@@ -107,7 +107,7 @@ class Workload:
                 _, surname = rng.choice(SPEAKERS)
                 params: dict[str, str | int] = {
                     "q": "report item",
-                    "said_after": "2025-03-01",
+                    "said_after": "2024-03-01",
                     "kind": "direct_quote",
                     "limit": 10,
                 }
