@@ -172,7 +172,7 @@ async def test_a_mutation_over_get_is_a_405_allowing_post(client: httpx.AsyncCli
     )
     assert response.status_code == 405 and response.headers["allow"] == "POST"
     other = await client.put("/graphql", json={"query": "{ topics { slug } }"})
-    assert other.status_code == 405 and other.headers["allow"] == "GET, HEAD, POST"  # the path's methods
+    assert other.status_code == 405 and other.headers["allow"] == "GET, HEAD, OPTIONS, POST"  # the path's methods
 
 
 async def test_a_persisted_query_runs_over_get(client: httpx.AsyncClient, db: Database) -> None:

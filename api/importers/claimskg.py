@@ -124,12 +124,15 @@ def document(row: dict[str, str], topic: str | None) -> dict[str, Any]:
     url = row.get("review_url", "").strip()
     name, host = site(url)
     published = review_date(url)
+    said = row.get("claim_date", "").strip()
+    if published is not None and said[:10] > published.isoformat():
+        published = None  # the URL's day is a guess; one before the claim was made is a wrong guess
     row_topics = topics(topic, row.get("keywords", ""))
     claim: dict[str, Any] = {
         "content": inner or text,
         "kind": "direct_quote" if inner else "paraphrase",
         "language": "en",
-        "said_at": row.get("claim_date", "").strip() or None,
+        "said_at": said or None,
         "speakers": [{"entity": {"name": claimer, "kind": claimer_kind(claimer)}}],
         "topics": [t["slug"] for t in row_topics],
         "appearance": {"quote": text},
@@ -167,5 +170,5 @@ def read_claimskg(path: Path, *, limit: int | None = None, progress: Progress | 
         open_binary(path, progress) as raw,
         io.TextIOWrapper(raw, encoding="utf-8", newline="", errors="replace") as text,
     ):
-        for line, row in islice(csv_rows(text, path.name), limit):
+        for line, row in islice(csv_rows(text, path.name, frozenset(HEADER), "ClaimsKG"), limit):
             yield Parsed(line, failures=[row]) if isinstance(row, Failure) else parse_row(path.name, line, row, topic)

@@ -313,6 +313,11 @@ async def load_files(
     for path, name in zip(files, formats, strict=True):
         records, bar = _read(path, name, limit, progress)
         with bar:
+            before = report.records
             await _write_all(db, path.name, records, report, workers, max(1, batch))
+            if report.records == before:
+                report.failures.append(
+                    Failure(path.name, 0, "", "no records: the file is empty or holds only a header")
+                )
     report.seconds = time.monotonic() - started
     return report

@@ -114,5 +114,5 @@ def read_quotebank(path: Path, *, limit: int | None = None, progress: Progress |
     with open_binary(path, progress) as raw:
         stream: IO[bytes] = bz2.BZ2File(raw) if path.name.endswith(".bz2") else raw
         with io.TextIOWrapper(stream, encoding="utf-8", newline="", errors="replace") as text:
-            for line, row in islice(csv_rows(text, path.name), limit):
+            for line, row in islice(csv_rows(text, path.name, frozenset(HEADER), "Quotebank"), limit):
                 yield Parsed(line, failures=[row]) if isinstance(row, Failure) else parse_row(path.name, line, row)

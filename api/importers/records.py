@@ -67,7 +67,31 @@ def open_binary(path: Path, progress: Progress | None) -> io.BufferedReader:
     return io.BufferedReader(CountingReader(path.open("rb"), progress), buffer_size=1 << 16)
 
 
-def csv_rows(text: io.TextIOBase, name: str) -> Iterator[tuple[int, dict[str, str] | Failure]]:
+class _Lines:
+    """The text's lines as csv reads them, counting the quote marks of the record being read and
+    noting the end of the file: an unterminated quotation reads everything after it as one field."""
+
+    def __init__(self, text: io.TextIOBase) -> None:
+        self.text = text
+        self.quotes = 0
+        self.ended = False
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        try:
+            line = next(self.text)
+        except StopIteration:
+            self.ended = True
+            raise
+        self.quotes += line.count('"')
+        return line
+
+
+def csv_rows(
+    text: io.TextIOBase, name: str, header_needs: frozenset[str] = frozenset(), kind: str = "CSV"
+) -> Iterator[tuple[int, dict[str, str] | Failure]]:
     """``(line, row)`` for each record of a CSV with a header; a record csv cannot read is a Failure.
 
     Lines are physical line numbers where the record starts (the header is line 1), so a quotation
@@ -76,7 +100,8 @@ def csv_rows(text: io.TextIOBase, name: str) -> Iterator[tuple[int, dict[str, st
     truncated or corrupt (compressed) file ends with a Failure at the line it stopped on.
     """
     csv.field_size_limit(CSV_FIELD_LIMIT)
-    reader = csv.reader(text)
+    lines = _Lines(text)
+    reader = csv.reader(lines)
     try:
         header = next(reader)
     except StopIteration:
@@ -84,8 +109,14 @@ def csv_rows(text: io.TextIOBase, name: str) -> Iterator[tuple[int, dict[str, st
     except (csv.Error, OSError, EOFError) as exc:
         yield 1, Failure(name, 1, "", f"no readable header: {exc}")
         return
+    missing = sorted(header_needs - {h.strip() for h in header})
+    if missing:
+        reason = f"the header lacks {', '.join(missing)}: this is not a {kind} file (its columns: {', '.join(header)})"
+        yield 1, Failure(name, 1, "", reason[:1000])
+        return
     while True:
         line = reader.line_num + 1
+        lines.quotes = 0
         try:
             values = next(reader)
         except StopIteration:
@@ -98,8 +129,14 @@ def csv_rows(text: io.TextIOBase, name: str) -> Iterator[tuple[int, dict[str, st
             return
         if not values:
             continue
+        if lines.ended and lines.quotes % 2 and reader.line_num > line:
+            reason = f"a quotation opened in this record is never closed: lines {line}–{reader.line_num} (the end of the file) could not be read as records"  # noqa: E501
+            yield line, Failure(name, line, "", reason)
+            return
         if len(values) != len(header):
-            yield line, Failure(name, line, "", f"{len(values)} fields where the header has {len(header)}")
+            joined = f" (lines {line}–{reader.line_num} were read as one record: a quotation not closed?)"
+            reason = f"{len(values)} fields where the header has {len(header)}"
+            yield line, Failure(name, line, "", reason + (joined if reader.line_num > line else ""))
             continue
         row = dict(zip(header, values, strict=True))
         garbled = next((k for k, v in row.items() if "\ufffd" in v), None)
@@ -113,12 +150,22 @@ def column_of(path: str, columns: Columns) -> str:
 
 def invalid(name: str, line: int, exc: ValidationError, columns: Columns = ()) -> list[Failure]:
     """A pydantic error as failures naming the input column (`Columns`)."""
-    out = []
+    out: dict[str, Failure] = {}
     for err in exc.errors():
         path = field_path([p for p in err.get("loc", ()) if not str(p).startswith("function-")])
         message = str(err.get("msg", "invalid")).removeprefix("Value error, ")
-        out.append(Failure(name, line, column_of(path, columns), message))
-    return out
+        column = column_of(path, columns)
+        # One failure per input field: a date refused as a date-time and as a date is one bad value.
+        out.setdefault(column if columns else _union_free(err.get("loc", ())), Failure(name, line, column, message))
+    return list(out.values())
+
+
+def _union_free(loc: Any) -> str:
+    """A location without the union member pydantic tried (``…said_at.datetime`` → ``…said_at``)."""
+    parts = [p for p in loc if not str(p).startswith("function-")]
+    if parts and parts[-1] in ("datetime", "date", "str", "int"):
+        parts = parts[:-1]
+    return field_path(parts)
 
 
 def validate(name: str, line: int, raw: dict[str, Any], columns: Columns) -> SourceDocument | list[Failure]:
