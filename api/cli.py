@@ -216,6 +216,23 @@ def load(files: tuple[Path, ...], fmt: str, quiet: bool, as_json: bool, batch: i
         sys.exit(1)
 
 
+@main.command("extract")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--publisher", help="publisher's name, for articles without a dateline that names it")
+@click.option("--date", "published", type=click.DateTime(formats=["%Y-%m-%d"]), help="publication date (YYYY-MM-DD)")
+@click.option("--url", help="the article's URL")
+@click.option("--write", is_flag=True, help="also import the documents, as `claims load` does")
+@click.option("--quiet", is_flag=True, help="no progress bar")
+def extract_articles(
+    files: tuple[Path, ...], publisher: str | None, published: Any, url: str | None, write: bool, quiet: bool
+) -> None:
+    """Claims from news articles (.txt, or JSONL with one article a line) as NDJSON, one line per article."""
+    from api.extraction import run
+    from extract.document import Meta
+
+    sys.exit(run(files, Meta(None, url, publisher, published.date() if published else None), write, quiet))
+
+
 @main.command()
 @click.option("--claims", "n_claims", default=100_000, show_default=True, type=int)
 @click.option("--seed", default=1, show_default=True, type=int)

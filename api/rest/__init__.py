@@ -6,11 +6,19 @@ from typing import Any
 
 from fastapi import Depends, FastAPI
 
-from api.rest import claims, entities, export, imports, sources, topics
+from api.rest import claims, entities, export, extract, imports, sources, topics
 from api.rest.common import fix_openapi, known_query_parameters
 from api.settings import Settings
 
-ROUTERS = [claims.router, entities.router, sources.router, topics.router, export.router, imports.router]
+ROUTERS = [
+    claims.router,
+    entities.router,
+    sources.router,
+    topics.router,
+    export.router,
+    imports.router,
+    extract.router,
+]
 
 
 def install(app: FastAPI, settings: Settings) -> None:

@@ -1,0 +1,116 @@
+"""`make model`: trains the cue and role taggers on PolNeAR train and writes them to extract/model/.
+
+Usage: ``python -m extract.train [--data DIR] [--out DIR]``. Deterministic for a given data file
+and spaCy pipeline (L-BFGS from zero weights). Only the train split is read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pycrfsuite
+from spacy.tokens import Doc, DocBin
+
+from extract import parsing
+from extract.features import Article, cue_sequence, prepare, role_sequence, role_window
+from extract.polnear import read_articles
+from extract.tagger import CUE_MODEL, MODEL_DIR, ROLE_MODEL
+
+DEFAULT_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "polnear"
+PARAMS: dict[str, Any] = {"c1": 0.05, "c2": 0.01, "max_iterations": 120, "feature.possible_transitions": True}
+
+
+def token_set(doc: Doc, spans: list[list[int]]) -> list[int]:
+    """Tokens that overlap any of the character spans."""
+    out = []
+    for tok in doc:
+        s, e = tok.idx, tok.idx + len(tok.text)
+        if tok.is_space:
+            continue
+        if any(s < b and a < e for a, b in spans):
+            out.append(tok.i)
+    return out
+
+
+def cue_labels(doc: Doc, cues: list[list[int]]) -> list[str]:
+    labels = ["O"] * len(doc)
+    for cue in cues:
+        for k, i in enumerate(cue):
+            labels[i] = "B" if k == 0 else "I"
+    return labels
+
+
+def examples(art: Article, article: dict[str, Any]) -> tuple[list[Any], list[Any]]:
+    """(cue sequences, role sequences) with labels for one parsed article."""
+    doc = art.doc
+    cues, roles = [], []
+    attributions = []
+    for att in article["attributions"]:
+        cue = token_set(doc, att["cue"])
+        if cue:
+            attributions.append((cue, token_set(doc, att["source"]), token_set(doc, att["content"])))
+    labels = cue_labels(doc, [a[0] for a in attributions])
+    for sent in doc.sents:
+        cues.append((cue_sequence(art, sent.start, sent.end), labels[sent.start : sent.end]))
+    for cue, source, content in attributions:
+        if not content:
+            continue
+        start, end = role_window(art, cue)
+        src, con = set(source), set(content)
+        ys = ["S" if i in src else "C" if i in con else "O" for i in range(start, end)]
+        roles.append((role_sequence(art, cue, start, end), ys))
+    return cues, roles
+
+
+def parsed(articles: list[dict[str, Any]], cache: Path | None) -> Iterator[Doc]:
+    """The articles parsed, or read back from a DocBin cache (a speed-up while changing features)."""
+    nlp = parsing.load()
+    if cache is not None and cache.exists():
+        yield from DocBin().from_disk(cache).get_docs(nlp.vocab)
+        return
+    docs = DocBin(store_user_data=False)
+    for doc in nlp.pipe(a["text"] for a in articles):
+        if cache is not None:
+            docs.add(doc)
+        yield doc
+    if cache is not None:
+        docs.to_disk(cache)
+
+
+def train(data: Path, out: Path, limit: int | None = None, cache: Path | None = None) -> None:
+    articles = list(read_articles(data / "train.jsonl", limit))
+    cue_trainer = pycrfsuite.Trainer(verbose=False)
+    role_trainer = pycrfsuite.Trainer(verbose=False)
+    started = time.monotonic()
+    for n, (doc, article) in enumerate(zip(parsed(articles, cache), articles, strict=True)):
+        cues, roles = examples(prepare(doc), article)
+        for xs, ys in cues:
+            cue_trainer.append(xs, ys)
+        for xs, ys in roles:
+            role_trainer.append(xs, ys)
+        if n % 100 == 0:
+            print(f"parsed {n}/{len(articles)} ({time.monotonic() - started:.0f} s)", file=sys.stderr)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, trainer in ((CUE_MODEL, cue_trainer), (ROLE_MODEL, role_trainer)):
+        trainer.set_params(PARAMS)
+        trainer.train(str(out / name))
+        print(f"trained {name} ({time.monotonic() - started:.0f} s)", file=sys.stderr)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--out", type=Path, default=MODEL_DIR)
+    parser.add_argument("--limit", type=int, default=None, help="train on the first N articles only")
+    parser.add_argument("--cache", type=Path, default=None, help="keep the parses in this DocBin file")
+    args = parser.parse_args()
+    train(args.data, args.out, args.limit, args.cache)
+
+
+if __name__ == "__main__":
+    main()
