@@ -40,6 +40,7 @@ from db.writes import (
     columns,
     in_transaction,
     lock_keys,
+    provenance,
     ref_key,
     refs_in_order,
     topic_names,
@@ -271,6 +272,7 @@ async def _insert_claims(
         [c.location for c in first],
         [reported.get(c.fingerprint) for c in first],
         *columns(speakers, 4),
+        *provenance([c.claim for c in first]),
     )
     ids = {r["fingerprint"]: int(r["id"]) for r in rows}
     created = set(ids)

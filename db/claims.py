@@ -77,7 +77,9 @@ CLAIM_JSON = f"""json_build_object(
   'location', CASE WHEN loc.id IS NULL THEN NULL ELSE {ENTITY_BRIEF.format(e="loc")} END,
   'speakers', coalesce(spk.items, '[]'::json), 'topics', coalesce(top.items, '[]'::json),
   'mentions', coalesce(men.items, '[]'::json), 'appearances', coalesce(app.items, '[]'::json),
-  'related', coalesce(rel.items, '[]'::json),
+  'related', coalesce(rel.items, '[]'::json), 'review_state', c.review_state,
+  'extraction', CASE WHEN c.extractor IS NULL THEN NULL ELSE json_build_object(
+    'extractor', c.extractor, 'version', c.extractor_version, 'confidence', c.confidence) END,
   'version', c.version, 'created_at', c.created_at, 'updated_at', c.updated_at)"""
 
 CLAIM_JOINS = """
@@ -235,6 +237,7 @@ class ClaimInvalid(Exception):
 
 
 LOCK_CLAIM = "SELECT version, deleted_at IS NOT NULL AS deleted, said_at FROM claim WHERE id = $1 FOR UPDATE"
+IS_EXTRACTED = "SELECT extractor IS NOT NULL FROM claim WHERE id = $1"
 SPEAKER_IDS = "SELECT array_agg(entity_id ORDER BY entity_id) FROM claim_speaker WHERE claim_id = $1"
 CLAIM_BY_FINGERPRINT = "SELECT id FROM claim WHERE fingerprint = $1 AND id <> $2"
 UPDATE_CLAIM = """
@@ -245,6 +248,10 @@ UPDATE claim SET
   language = CASE WHEN $6 THEN $7 ELSE language END,
   said_at = CASE WHEN $8 THEN $9 ELSE said_at END,
   said_at_precision = coalesce($10, said_at_precision),
+  review_state = CASE WHEN extractor IS NULL THEN review_state
+                      WHEN $11::text IS NOT NULL THEN $11::text
+                      WHEN review_state = 'unreviewed' AND $12 THEN 'edited'
+                      ELSE review_state END,
   version = version + 1, updated_at = now()
 WHERE id = $1
 """
@@ -283,6 +290,9 @@ async def update_claim(tx: Traced, claim_id: int, changes: dict[str, Any], said_
     Raises `ClaimConflict` when new content collides with another claim by the same speakers.
     """
     precision = changes.get("said_at_precision")
+    review = changes.get("review_state")
+    if review is not None and not await tx.fetchval(IS_EXTRACTED, claim_id):
+        raise ClaimInvalid("review_state", "only extracted claims are reviewed; this one was written by hand")
     said_at = changes.get("said_at", said_at_now)
     if precision is not None and (said_at is None) != (precision == "unknown"):
         raise ClaimInvalid("said_at_precision", "a precision needs a said_at (and 'unknown' needs none)")
@@ -307,6 +317,8 @@ async def update_claim(tx: Traced, claim_id: int, changes: dict[str, Any], said_
         "said_at" in changes or said_at != said_at_now,
         said_at,
         precision,
+        review,
+        bool(set(changes) - {"review_state"}),
     )
     if "topics" in changes:
         slugs = list(dict.fromkeys(changes["topics"] or []))

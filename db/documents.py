@@ -148,6 +148,7 @@ class _Writer:
             [p.location for p in first],
             [self.published[source_id] if p.claim.appearance is not None else None for p in first],
             *columns(speakers, 4),
+            *writes.provenance([p.claim for p in first]),
         )
         ids = {r["fingerprint"]: int(r["id"]) for r in rows}
         created = set(ids)

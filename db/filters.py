@@ -49,6 +49,7 @@ class ClaimFilter:
     reported_before: datetime | None = None
     kinds: tuple[str, ...] = ()
     languages: tuple[str, ...] = ()
+    review_states: tuple[str, ...] = ()
     q: str | None = None
 
 
@@ -187,6 +188,8 @@ def _criteria(f: ClaimFilter, p: Params, skip: str | None) -> list[str]:
         out.append(f"c.kind = ANY({p.add(list(f.kinds), '::text[]')})")
     if f.languages:
         out.append(f"c.language = ANY({p.add(list(f.languages), '::text[]')})")
+    if f.review_states:
+        out.append(f"c.review_state = ANY({p.add(list(f.review_states), '::text[]')})")
     if f.q:
         out.append(f"c.search @@ websearch_to_tsquery('english', {p.add(tsquery_text(f.q))})")
     return out

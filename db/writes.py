@@ -20,7 +20,7 @@ import asyncpg
 
 from db.database import Database, Traced
 from db.normalize import name_norm
-from schema.documents import EntityRef, SourceDocument, SourceRef
+from schema.documents import ClaimIn, EntityRef, SourceDocument, SourceRef
 
 T = TypeVar("T")
 RETRIES = 8
@@ -185,12 +185,14 @@ def lock_keys(*docs: SourceDocument) -> tuple[list[str], list[str | None], list[
 INSERT_CLAIMS = """
 WITH added AS (
   INSERT INTO claim (fingerprint, content, kind, language, said_at, said_at_precision, location_id,
-                     first_reported_at)
+                     first_reported_at, review_state, extractor, extractor_version, confidence)
   SELECT t.fingerprint, t.content, t.kind, t.language, t.said_at, t.said_at_precision, t.location_id,
-         t.first_reported_at
+         t.first_reported_at, CASE WHEN t.extractor IS NULL THEN 'curated' ELSE 'unreviewed' END,
+         t.extractor, t.extractor_version, t.confidence
   FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], $7::bigint[],
-              $8::timestamptz[]) WITH ORDINALITY
-    AS t (fingerprint, content, kind, language, said_at, said_at_precision, location_id, first_reported_at, ord)
+              $8::timestamptz[], $13::text[], $14::text[], $15::real[]) WITH ORDINALITY
+    AS t (fingerprint, content, kind, language, said_at, said_at_precision, location_id, first_reported_at,
+          extractor, extractor_version, confidence, ord)
   ORDER BY t.ord
   ON CONFLICT (fingerprint) DO NOTHING
   RETURNING id, fingerprint
@@ -224,6 +226,16 @@ def topic_names(doc: SourceDocument) -> dict[str, str]:
         for slug in claim.topics:
             names.setdefault(slug, slug.replace("-", " ").capitalize())
     return names
+
+
+def provenance(claims: list[ClaimIn]) -> tuple[list[str | None], list[str | None], list[float | None]]:
+    """INSERT_CLAIMS's extractor, version and confidence columns ($13–$15; all None for curated claims)."""
+    found = [c.extraction for c in claims]
+    return (
+        [e.extractor if e else None for e in found],
+        [e.version if e else None for e in found],
+        [e.confidence if e else None for e in found],
+    )
 
 
 def columns(rows: list[tuple[Any, ...]], width: int) -> list[list[Any]]:

@@ -9,14 +9,13 @@ from typing import Any
 
 from extract import dateline as datelines
 from extract import parsing
-from extract.features import Article, prepare
+from extract.features import Article
 from extract.speakers import Resolver, Speakers
 from extract.tagger import Attribution, Tagger, runs
 from extract.text import check
 from extract.when import resolve
 
 EXTRACTOR = "claimsbase-extract"
-VERSION = "1"
 QUOTES = "\"'“”‘’«»"
 TRIM = " \t\r\n\u00a0" + QUOTES + ",;:"
 TEMPLATE = re.compile(r"\{\{.*?\}\}")
@@ -142,8 +141,9 @@ def extract(raw: str, meta: Meta | None = None, model: Tagger | None = None) -> 
     if published:
         source["published_at"] = published.isoformat()
     doc = parsing.load()(text)
-    art = prepare(doc)
-    found = (model or tagger()).attributions(art)
+    model = model or tagger()
+    art = model.prepare(doc)
+    found = model.attributions(art)
     resolver = Resolver(doc)
     claims: list[dict[str, Any]] = []
     seen: dict[tuple[str, ...], int] = {}
@@ -166,7 +166,7 @@ def extract(raw: str, meta: Meta | None = None, model: Tagger | None = None) -> 
                 index = seen[key]
             else:
                 index = seen[key] = len(claims)
-                claims.append(_claim(text, att, kind, content, speakers, when))
+                claims.append(_claim(text, att, kind, content, speakers, when, model.version))
         attributions.append(
             {
                 "claim": index,
@@ -205,7 +205,9 @@ def _source_span(art: Article, att: Attribution) -> Any:
     return art.doc[first : last + 1]
 
 
-def _claim(text: str, att: Attribution, kind: str, content: str, speakers: Speakers, when: Any) -> dict[str, Any]:
+def _claim(
+    text: str, att: Attribution, kind: str, content: str, speakers: Speakers, when: Any, version: str
+) -> dict[str, Any]:
     lo = min(s for s, _ in att.content)
     hi = max(e for _, e in att.content)
     lo, hi = _trimmed(text, lo, hi)
@@ -215,6 +217,7 @@ def _claim(text: str, att: Attribution, kind: str, content: str, speakers: Speak
         "language": "en",
         "speakers": _entity(speakers),
         "appearance": {"quote": text[lo:hi], "span": [lo, hi]},
+        "extraction": {"extractor": EXTRACTOR, "version": version, "confidence": att.confidence},
     }
     if when.on is not None:
         claim["said_at"] = when.on.isoformat()

@@ -13,7 +13,6 @@ from pathlib import Path
 
 from extract import demo
 from extract.demo import DEMO_DOCUMENT, DEMO_TEXT
-from extract.features import prepare
 from extract.polnear import Score, gold, read_articles
 from extract.tagger import MODEL_DIR, Tagger
 from extract.train import DEFAULT_DATA, parsed
@@ -27,7 +26,7 @@ def score_dev(
     articles = list(read_articles(data / "dev.jsonl", limit))
     score = Score()
     cpu = time.process_time()
-    predictions = [tagger.attributions(prepare(doc)) for doc in parsed(articles, cache)]
+    predictions = [tagger.attributions(tagger.prepare(doc)) for doc in parsed(articles, cache)]
     cpu = time.process_time() - cpu
     for article, predicted in zip(articles, predictions, strict=True):
         score.add(article["text"], predicted, gold(article))
@@ -42,10 +41,12 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--threshold", type=float, default=None, help="cue probability threshold")
     args = parser.parse_args()
+    cached = args.cache is not None and args.cache.exists()
     score, rate = score_dev(args.data, args.model, args.limit, args.cache, args.threshold)
     print(f"PolNeAR dev: {score.articles} articles")
     print(score.table())
-    print(f"speed: {rate:.1f} articles per CPU second (parse + tag, one process)")
+    what = "tag only: parses read from a cache" if cached else "parse + tag"
+    print(f"speed: {rate:.1f} articles per CPU second ({what}, one process)")
     if DEMO_TEXT.exists():
         print(f"\ndemo article ({DEMO_TEXT.name}) against {DEMO_DOCUMENT.relative_to(DEMO_DOCUMENT.parents[2])}:")
         print(demo.run(model=Tagger(args.model)).table())

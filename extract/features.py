@@ -24,6 +24,9 @@ SPEECH_LEMMAS = frozenset(
 )
 
 
+CLAUSE_DEPS = frozenset({"ccomp", "nsubj", "nsubjpass", "dobj", "xcomp", "parataxis", "prep", "aux", "neg", "advcl"})
+
+
 @dataclass(frozen=True)
 class Article:
     """A parsed article with what every tagger call needs, computed once as plain lists."""
@@ -95,10 +98,11 @@ def _shape(tok: Token) -> str:
     return "o"
 
 
-def _static(tok: Token, in_quote: bool) -> list[str]:
+def _static(tok: Token, in_quote: bool, lexicon: frozenset[str]) -> list[str]:
     lemma = tok.lemma_.lower()
     head = tok.head
-    deps = {c.dep_ for c in tok.children}
+    children = list(tok.children)
+    deps = {c.dep_ for c in children}
     feats = [
         "b",
         "w=" + tok.lower_,
@@ -113,6 +117,22 @@ def _static(tok: Token, in_quote: bool) -> list[str]:
     ]
     if lemma in SPEECH_LEMMAS:
         feats.append("speech")
+    if head.lemma_.lower() in SPEECH_LEMMAS:
+        feats.append("hspeech")
+    if tok.lower_ in lexicon:
+        feats.append("lex")
+        feats.append("lex|t=" + tok.tag_)
+    if head.lower_ in lexicon:
+        feats.append("hlex|d=" + tok.dep_)
+    feats.append("hd=" + head.dep_)
+    feats.append("cd=" + ",".join(sorted(deps & CLAUSE_DEPS)))
+    for child in children:
+        if child.dep_ in ("nsubj", "nsubjpass"):
+            feats.append("subj=" + child.tag_)
+        elif child.dep_ in ("ccomp", "parataxis", "xcomp") and any(
+            g.dep_ == "mark" and g.lower_ == "that" for g in child.children
+        ):
+            feats.append("that-comp")
     for dep in ("ccomp", "nsubj", "nsubjpass", "dobj", "xcomp", "prep", "parataxis", "pobj"):
         if dep in deps:
             feats.append("has=" + dep)
@@ -121,8 +141,8 @@ def _static(tok: Token, in_quote: bool) -> list[str]:
     return feats
 
 
-def prepare(doc: Doc) -> Article:
-    """Computes the cue-independent features of every token once."""
+def prepare(doc: Doc, lexicon: frozenset[str] = frozenset()) -> Article:
+    """Computes the cue-independent features of every token once (``lexicon``: words seen as cues)."""
     in_quote = quotation_state(doc)
     sent_start = [0] * len(doc)
     sent_end = [0] * len(doc)
@@ -133,7 +153,7 @@ def prepare(doc: Doc) -> Article:
     toks = list(doc)
     return Article(
         doc=doc,
-        static=[_static(tok, in_quote[tok.i]) for tok in toks],
+        static=[_static(tok, in_quote[tok.i], lexicon) for tok in toks],
         in_quote=in_quote,
         paragraph=paragraph_numbers(doc),
         lower=[t.lower_ for t in toks],
@@ -148,13 +168,16 @@ def prepare(doc: Doc) -> Article:
 
 
 def _neighbours(art: Article, i: int, start: int, end: int) -> list[str]:
-    lower, tag = art.lower, art.tag
+    lower, tag, lemma, in_quote = art.lower, art.tag, art.lemma, art.in_quote
     feats: list[str] = []
     for off in (-2, -1, 1, 2):
         j = i + off
         if start <= j < end:
             feats.append(f"{off}w={lower[j]}")
             feats.append(f"{off}t={tag[j]}")
+            if off in (-1, 1):
+                feats.append(f"{off}l={lemma[j]}")
+                feats.append(f"{off}q={in_quote[j]}")
         else:
             feats.append(f"{off}edge")
     if start <= i - 1:

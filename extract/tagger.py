@@ -6,17 +6,21 @@ PolNeAR). Offsets in the answers are Python string indices into the article, end
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pycrfsuite
+from spacy.tokens import Doc
 
-from extract.features import Article, cue_sequence, role_sequence, role_window
+from extract.features import Article, cue_sequence, prepare, role_sequence, role_window
 
 MODEL_DIR = Path(__file__).parent / "model"
 CUE_MODEL = "cue.crfsuite"
 ROLE_MODEL = "roles.crfsuite"
+LEXICON = "cue-words.txt"
+VERSION = "1"
 CUE_THRESHOLD = 0.5
 
 Spans = list[tuple[int, int]]
@@ -73,10 +77,22 @@ class Tagger:
 
     def __init__(self, directory: Path = MODEL_DIR, threshold: float | None = None) -> None:
         self.threshold = CUE_THRESHOLD if threshold is None else threshold
+        lexicon = directory / LEXICON
+        self.lexicon = frozenset(lexicon.read_text(encoding="utf-8").split()) if lexicon.exists() else frozenset()
+        # The code's version and the models' digest: a retrained model is another extractor version.
+        digest = hashlib.sha256()
+        for name in (CUE_MODEL, ROLE_MODEL, LEXICON):
+            if (directory / name).exists():
+                digest.update((directory / name).read_bytes())
+        self.version = f"{VERSION}+{digest.hexdigest()[:12]}"
         self.cues = pycrfsuite.Tagger()
         self.cues.open(str(directory / CUE_MODEL))
         self.roles = pycrfsuite.Tagger()
         self.roles.open(str(directory / ROLE_MODEL))
+
+    def prepare(self, doc: Doc) -> Article:
+        """The article's per-token features, with this model's cue-word list."""
+        return prepare(doc, self.lexicon)
 
     def find_cues(self, art: Article) -> list[tuple[list[int], float]]:
         """Cue token runs with the tagger's mean marginal probability for them."""

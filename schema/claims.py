@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.json_schema import SkipJsonSchema
@@ -62,6 +62,17 @@ class RelatedClaim(Public):
     content: str = Field(description="The related claim's content.", examples=["Security guarantees are needed."])
 
 
+ReviewState = Literal["curated", "unreviewed", "confirmed", "edited", "rejected"]
+
+
+class ExtractionOut(Public):
+    """The program that extracted a claim from text, its version, and its confidence (0 to 1)."""
+
+    extractor: str = Field(examples=["claimsbase-extract"])
+    version: str = Field(examples=["1"])
+    confidence: float = Field(ge=0, le=1, examples=[0.91])
+
+
 class ClaimPublic(Public):
     """A claim, normalised: who said what, when, where, about whom, and who reported it."""
 
@@ -83,6 +94,12 @@ class ClaimPublic(Public):
     mentions: list[EntityBrief] = Field(description="Entities the claim is about.")
     appearances: list[AppearancePublic] = Field(description="Where it was reported, earliest first.")
     related: list[RelatedClaim] = Field(description="Claims it repeats, supports, contradicts or responds to.")
+    review_state: ReviewState = Field(
+        description="`curated` for claims written by hand or imported; an extracted claim is `unreviewed` "
+        "until someone with the write scope confirms, edits or rejects it.",
+        examples=["curated"],
+    )
+    extraction: ExtractionOut | None = Field(description="For an extracted claim: who extracted it, how sure.")
     version: int = Field(description="Bumped on every update; part of the ETag.", examples=[1], ge=1)
     created_at: datetime = Field(description="When the claim was first recorded.", examples=[EXAMPLE_TIME])
     updated_at: datetime = Field(description="When the claim was last changed.", examples=[EXAMPLE_TIME])
@@ -174,10 +191,17 @@ class ClaimUpdate(BaseModel):
         max_length=20,
         examples=[["ukraine-crisis"]],
     )
+    review_state: Literal["confirmed", "edited", "rejected"] | None = Field(
+        default=None,
+        description="Review an extracted claim. Any other change to an `unreviewed` claim makes it `edited`.",
+        examples=["confirmed"],
+    )
 
     @model_validator(mode="after")
     def _check(self) -> Self:
         sent = self.model_fields_set
+        if "review_state" in sent and self.review_state is None:
+            raise ValueError("review_state cannot be cleared")
         if "content" in sent and (self.content is None or not self.content.strip() or "\x00" in self.content):
             raise ValueError("content must be non-blank text without NUL characters")
         if "kind" in sent and self.kind is None:

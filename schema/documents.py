@@ -316,6 +316,16 @@ class RelationIn(Strict):
         return self
 
 
+class ExtractionIn(Strict):
+    """Who extracted a claim from text, and how sure it was: such a claim starts `unreviewed`."""
+
+    extractor: Annotated[str, StringConstraints(min_length=1, max_length=200)] = Field(
+        examples=["claimsbase-extract"]
+    )
+    version: Annotated[str, StringConstraints(min_length=1, max_length=100)] = Field(examples=["1"])
+    confidence: float = Field(ge=0, le=1, allow_inf_nan=False, examples=[0.91])
+
+
 class ClaimIn(Strict):
     """One claim as this document reports it."""
 
@@ -348,6 +358,9 @@ class ClaimIn(Strict):
     )
     relations: list[RelationIn] = Field(
         default_factory=list, max_length=50, description="Links to other claims (repeats, supports…)."
+    )
+    extraction: ExtractionIn | None = Field(
+        default=None, description="Set by extractors: the claim is then recorded as `unreviewed`."
     )
 
     @field_validator("content")

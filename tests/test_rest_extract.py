@@ -10,6 +10,7 @@ from api.extraction import line_for
 from db.database import Database
 from extract.document import Meta
 from extract.inputs import Item
+from tests.rest_helpers import document, quote, write
 from tests.test_extract_cli import ARTICLE
 
 TEXT = {"Content-Type": "text/plain; charset=utf-8"}
@@ -96,3 +97,39 @@ async def test_html_is_read_as_its_text(anonymous: httpx.AsyncClient) -> None:
 async def test_a_body_over_the_limit_is_413(anonymous: httpx.AsyncClient) -> None:
     r = await anonymous.post("/v1/extract", content=b"word " * 500_000, headers=TEXT)
     assert r.status_code == 413
+
+
+async def test_extracted_claims_are_unreviewed_until_reviewed_and_hand_written_ones_are_curated(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    await write(db, document("https://example.com/by-hand", quote("We will win.")))
+    r = await client.post("/v1/extract?write=true&date=2025-11-26", content=ARTICLE.encode(), headers=TEXT)
+    extracted = {c["id"] for c in r.json()["written"]["claims"]}
+    listed = (await client.get("/v1/claims?review_state=unreviewed&limit=100")).json()["data"]
+    assert {c["id"] for c in listed} == extracted
+    first = listed[0]
+    assert first["extraction"]["extractor"] == "claimsbase-extract"
+    assert 0 <= first["extraction"]["confidence"] <= 1
+    curated = (await client.get("/v1/claims?review_state=curated")).json()["data"]
+    assert [c["content"] for c in curated] == ["We will win."]
+    assert curated[0]["extraction"] is None
+
+    claim_url = f"/v1/claims/{first['id']}"
+    etag = (await client.get(claim_url)).headers["etag"]
+    r = await client.patch(claim_url, json={"review_state": "confirmed"}, headers={"If-Match": etag})
+    assert r.status_code == 200, r.text
+    assert r.json()["review_state"] == "confirmed"
+    assert first["id"] not in {c["id"] for c in (await client.get("/v1/claims?review_state=unreviewed")).json()["data"]}
+
+    second = next(i for i in extracted if i != first["id"]) if len(extracted) > 1 else None
+    if second is not None:
+        url = f"/v1/claims/{second}"
+        etag = (await client.get(url)).headers["etag"]
+        r = await client.patch(url, json={"kind": "paraphrase"}, headers={"If-Match": etag})
+        assert r.json()["review_state"] == "edited"
+
+    hand = curated[0]["id"]
+    etag = (await client.get(f"/v1/claims/{hand}")).headers["etag"]
+    r = await client.patch(f"/v1/claims/{hand}", json={"review_state": "rejected"}, headers={"If-Match": etag})
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"].endswith("review_state")

@@ -20,6 +20,7 @@ from xxhash import xxh3_64_intdigest
 from api.errors import Problem as ProblemError
 from api.routing import Answer
 from db.filters import ClaimFilter, Cursor, CursorError, Sort
+from schema.claims import ReviewState
 from schema.common import MAX_ID, Problem
 from schema.documents import ClaimKind, Language, Slug
 
@@ -278,6 +279,14 @@ async def claim_query(
         list[Language] | None,
         Query(description="Content language (BCP 47); repeatable.", examples=[["en"]], max_length=20),
     ] = None,
+    review_state: Annotated[
+        list[ReviewState] | None,
+        Query(
+            description="Review state; repeatable. `unreviewed` lists extracted claims nobody has reviewed yet.",
+            examples=[["unreviewed"]],
+            max_length=5,
+        ),
+    ] = None,
     q: Annotated[
         str | None,
         Query(
@@ -321,6 +330,7 @@ async def claim_query(
         reported_before=as_utc(reported_before),
         kinds=tuple(kind or ()),
         languages=tuple(lang or ()),
+        review_states=tuple(review_state or ()),
         q=text or None,
     )
     return ClaimQuery(f, sort, decode_cursor(cursor, sort), limit)
