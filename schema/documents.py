@@ -319,9 +319,7 @@ class RelationIn(Strict):
 class ExtractionIn(Strict):
     """Who extracted a claim from text, and how sure it was: such a claim starts `unreviewed`."""
 
-    extractor: Annotated[str, StringConstraints(min_length=1, max_length=200)] = Field(
-        examples=["claimsbase-extract"]
-    )
+    extractor: Annotated[str, StringConstraints(min_length=1, max_length=200)] = Field(examples=["claimsbase-extract"])
     version: Annotated[str, StringConstraints(min_length=1, max_length=100)] = Field(examples=["1"])
     confidence: float = Field(ge=0, le=1, allow_inf_nan=False, examples=[0.91])
 
