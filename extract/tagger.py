@@ -14,6 +14,7 @@ from pathlib import Path
 import pycrfsuite
 from spacy.tokens import Doc
 
+from extract import quotes
 from extract.features import Article, cue_sequence, prepare, role_sequence, role_window
 
 MODEL_DIR = Path(__file__).parent / "model"
@@ -129,12 +130,26 @@ class Tagger:
             source, content, role_prob = self.roles_for(art, cue)
             if not content:
                 continue
+            content = [i for i in quotes.whole_quotes(art, content) if i not in cue and i not in source]
             out.append(
                 Attribution(
                     cue=char_spans(art, [cue]),
                     source=char_spans(art, runs(source)),
                     content=char_spans(art, merge_content(art, runs(content))),
                     confidence=round(cue_prob * (0.5 + 0.5 * role_prob), 3),
+                    cue_tokens=cue,
+                    source_tokens=source,
+                    content_tokens=content,
+                )
+            )
+        covered = {i for a in out for i in a.content_tokens}
+        for cue, source, content in quotes.unattributed(art, covered):
+            out.append(
+                Attribution(
+                    cue=char_spans(art, [cue]),
+                    source=char_spans(art, runs(source)),
+                    content=char_spans(art, [content]),
+                    confidence=quotes.CONFIDENCE,
                     cue_tokens=cue,
                     source_tokens=source,
                     content_tokens=content,

@@ -133,3 +133,13 @@ async def test_extracted_claims_are_unreviewed_until_reviewed_and_hand_written_o
     r = await client.patch(f"/v1/claims/{hand}", json={"review_state": "rejected"}, headers={"If-Match": etag})
     assert r.status_code == 422
     assert r.json()["errors"][0]["field"].endswith("review_state")
+
+
+async def test_graphql_filters_claims_by_review_state(client: httpx.AsyncClient, db: Database) -> None:
+    await write(db, document("https://example.com/by-hand", quote("We will win.")))
+    r = await client.post("/v1/extract?write=true&date=2025-11-26", content=ARTICLE.encode(), headers=TEXT)
+    extracted = len({c["id"] for c in r.json()["written"]["claims"]})
+    query = "query($s: [ReviewState!]) { claims(filter: {reviewState: $s}, first: 50) { totalCount } }"
+    for states, expected in ((["UNREVIEWED"], extracted), (["CURATED"], 1), (["CURATED", "UNREVIEWED"], extracted + 1)):
+        r = await client.post("/graphql", json={"query": query, "variables": {"s": states}})
+        assert r.json() == {"data": {"claims": {"totalCount": expected}}}, r.text

@@ -33,6 +33,18 @@ class ClaimKind(Enum):
     PARAPHRASE = "paraphrase"
 
 
+@strawberry.enum(
+    description="Where a claim is in review: CURATED (written by hand or imported), or an extracted "
+    "claim's UNREVIEWED, CONFIRMED, EDITED or REJECTED."
+)
+class ReviewState(Enum):
+    CURATED = "curated"
+    UNREVIEWED = "unreviewed"
+    CONFIRMED = "confirmed"
+    EDITED = "edited"
+    REJECTED = "rejected"
+
+
 @strawberry.enum(description="How precisely `saidAt` is known.")
 class DatePrecision(Enum):
     INSTANT = "instant"
@@ -102,6 +114,9 @@ class ClaimFilterInput:
     reported_before: DateTime | None = strawberry.field(default=None, description="Exclusive")
     kind: list[ClaimKind] | None = None
     language: list[str] | None = None
+    review_state: list[ReviewState] | None = strawberry.field(
+        default=None, description="Review states; UNREVIEWED is the queue of extracted claims"
+    )
     search: str | None = strawberry.field(default=None, description="Full-text search over the content")
 
 
@@ -142,6 +157,7 @@ def claim_filter(given: ClaimFilterInput | dict[str, Any] | None) -> ClaimFilter
         reported_before=value.reported_before,
         kinds=tuple(k.value for k in value.kind or ()),
         languages=tuple(value.language or ()),
+        review_states=tuple(r.value for r in value.review_state or ()),
         q=value.search or None,
     )
 
