@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+import tempfile
 import time
 from bisect import bisect_right
 from collections import Counter
@@ -22,15 +23,15 @@ from spacy.tokens import Doc, DocBin
 from extract import parsing
 from extract.features import Article, cue_sequence, prepare, role_sequence, role_window
 from extract.polnear import read_articles
-from extract.tagger import CUE_MODEL, LEXICON, MODEL_DIR, ROLE_MODEL
+from extract.tagger import CUE_MODEL, LEXICON, MODEL_DIR, ROLE_MODEL, save_model
 
 DEFAULT_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "polnear"
 WORD = re.compile(r"\w+")
 # L-BFGS (L1 + L2) from zero weights, 120 iterations, where dev scores stop moving. The role
-# tagger's heavier L1 and pruning of features seen only once shrink its model
-# (L1 zeroes rare features' weights, and zero weights are not stored).
+# tagger's heavier L1 and pruning of features seen fewer than three times shrink its model (L1
+# zeroes rare features' weights, and zero weights are not stored).
 CUE_PARAMS: dict[str, Any] = {"c1": 0.05, "c2": 0.01, "max_iterations": 120, "feature.possible_transitions": True}
-ROLE_PARAMS: dict[str, Any] = {**CUE_PARAMS, "c1": 0.1, "feature.minfreq": 2}
+ROLE_PARAMS: dict[str, Any] = {**CUE_PARAMS, "c1": 0.3, "feature.minfreq": 3}
 
 
 def token_set(doc: Doc, spans: list[list[int]]) -> list[int]:
@@ -122,7 +123,10 @@ def train(data: Path, out: Path, limit: int | None = None, cache: Path | None = 
         if only and not name.startswith(only):
             continue
         trainer.set_params(CUE_PARAMS if name == CUE_MODEL else ROLE_PARAMS)
-        trainer.train(str(out / name))
+        with tempfile.TemporaryDirectory() as folder:
+            plain = Path(folder) / "model.crfsuite"
+            trainer.train(str(plain))
+            save_model(plain, out / name)
         print(f"trained {name} ({time.monotonic() - started:.0f} s)", file=sys.stderr)
 
 
