@@ -12,12 +12,7 @@ from click.testing import CliRunner
 
 from api.cli import main
 from db.database import Database
-
-ARTICLE = (
-    "Minister resigns over budget\n\n"
-    "LONDON, Nov 26 (Reuters) - British Finance Minister Jane Doe said on Monday that she would resign.\n\n"
-    '"I have done what I came to do," Doe told reporters. "It is time to go."\n'
-)
+from tests.articles import ARTICLE
 
 
 def run(args: list[str], dsn: str) -> tuple[int, list[dict[str, object]], str]:

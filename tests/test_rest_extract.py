@@ -10,8 +10,8 @@ from api.extraction import line_for
 from db.database import Database
 from extract.document import Meta
 from extract.inputs import Item
+from tests.articles import ARTICLE
 from tests.rest_helpers import document, quote, write
-from tests.test_extract_cli import ARTICLE
 
 TEXT = {"Content-Type": "text/plain; charset=utf-8"}
 
