@@ -321,7 +321,7 @@ class ExtractionIn(Strict):
 
     extractor: Annotated[str, StringConstraints(min_length=1, max_length=200)] = Field(examples=["claimsbase-extract"])
     version: Annotated[str, StringConstraints(min_length=1, max_length=100)] = Field(examples=["1"])
-    confidence: float = Field(ge=0, le=1, allow_inf_nan=False, examples=[0.91])
+    confidence: float = Field(strict=True, ge=0, le=1, allow_inf_nan=False, examples=[0.91])
 
 
 class ClaimIn(Strict):
