@@ -56,6 +56,7 @@ from db.database import DatabaseUnavailable
 from db.keys import parse_token
 
 STREAMED_UPLOADS = frozenset({("POST", "/v1/import")})  # no body cap, no deadline: capped per line
+READING_POSTS = frozenset({"/v1/extract"})  # a POST that only reads (write=true checks the scope itself)
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})  # on /v1, each needs at least the write scope
 UNLIMITED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})  # probes must never see a 429
 ROUTER_405 = (b"content-type", PROBLEM.encode())  # how the router's 405 (api.errors) answers
@@ -198,7 +199,7 @@ class FrontDoor:
             bucket = await self.identify(scope, given.get(b"x-api-key"), client)
             if path not in UNLIMITED_PATHS:
                 added[:0] = await rate_limit(scope["app"].state, bucket)
-            if method in WRITES and path.startswith("/v1/"):
+            if method in WRITES and path.startswith("/v1/") and path not in READING_POSTS:
                 self.authenticated_write(scope, method, path)
             if method == "OPTIONS" and (allow := self.allowed(path)):
                 await send_out({"type": "http.response.start", "status": 204, "headers": [(b"allow", allow)]})

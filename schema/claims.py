@@ -68,9 +68,9 @@ ReviewState = Literal["curated", "unreviewed", "confirmed", "edited", "rejected"
 class ExtractionOut(Public):
     """The program that extracted a claim from text, its version, and its confidence (0 to 1)."""
 
-    extractor: str = Field(examples=["claimsbase-extract"])
-    version: str = Field(examples=["1"])
-    confidence: float = Field(ge=0, le=1, examples=[0.91])
+    extractor: str = Field(description="The program that extracted the claim.", examples=["claimsbase-extract"])
+    version: str = Field(description="Its version.", examples=["1"])
+    confidence: float = Field(description="How sure it was, 0 to 1.", ge=0, le=1, examples=[0.91])
 
 
 class ClaimPublic(Public):

@@ -319,9 +319,15 @@ class RelationIn(Strict):
 class ExtractionIn(Strict):
     """Who extracted a claim from text, and how sure it was: such a claim starts `unreviewed`."""
 
-    extractor: Annotated[str, StringConstraints(min_length=1, max_length=200)] = Field(examples=["claimsbase-extract"])
-    version: Annotated[str, StringConstraints(min_length=1, max_length=100)] = Field(examples=["1"])
-    confidence: float = Field(strict=True, ge=0, le=1, allow_inf_nan=False, examples=[0.91])
+    extractor: Annotated[str, StringConstraints(min_length=1, max_length=200)] = Field(
+        description="The program that extracted the claim.", examples=["claimsbase-extract"]
+    )
+    version: Annotated[str, StringConstraints(min_length=1, max_length=100)] = Field(
+        description="Its version.", examples=["1"]
+    )
+    confidence: float = Field(
+        strict=True, ge=0, le=1, allow_inf_nan=False, description="How sure it was, 0 to 1.", examples=[0.91]
+    )
 
 
 class ClaimIn(Strict):

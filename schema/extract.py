@@ -20,12 +20,16 @@ class ExtractRequest(Strict):
         description="The article's text (HTML is reduced to its text).",
         examples=["BERLIN, November 26. /TASS/. The statement says: “We agreed.”"],
     )
-    title: Annotated[str, StringConstraints(max_length=1000)] | None = Field(default=None, examples=[None])
+    title: Annotated[str, StringConstraints(max_length=1000)] | None = Field(
+        default=None, description="The article's title (else its first line).", examples=[None]
+    )
     date: IsoDate | None = Field(default=None, description="Publication date.", examples=["2025-11-26"])
     publisher: Annotated[str, StringConstraints(min_length=1, max_length=500)] | None = Field(
         default=None, description="Publisher's name, when no dateline names one.", examples=["TASS"]
     )
-    url: Url | None = Field(default=None, examples=["https://tass.com/world/2051789"])
+    url: Url | None = Field(
+        default=None, description="Where it is published.", examples=["https://tass.com/world/2051789"]
+    )
 
 
 class AttributionOut(Public):
@@ -44,9 +48,9 @@ class AttributionOut(Public):
 class DatelineOut(Public):
     """The dateline found at the head of the article."""
 
-    span: Span = Field(examples=[[0, 28]])
-    place: str = Field(examples=["Berlin"])
-    agency: str = Field(examples=["TASS"])
+    span: Span = Field(description="The dateline's characters, end exclusive.", examples=[[0, 28]])
+    place: str = Field(description="Where the story was filed.", examples=["Berlin"])
+    agency: str = Field(description="The agency the dateline names.", examples=["TASS"])
 
 
 class Extraction(Public):
@@ -54,7 +58,7 @@ class Extraction(Public):
     `write=true`, what writing it did."""
 
     id: str | None = Field(default=None, description="Echoes nothing: always null here (the CLI's article id).")
-    document: SourceDocument
-    attributions: list[AttributionOut]
-    dateline: DatelineOut | None = None
+    document: SourceDocument = Field(description="The source document `POST /v1/import` takes.")
+    attributions: list[AttributionOut] = Field(description="The spans behind each claim, in text order.")
+    dateline: DatelineOut | None = Field(default=None, description="The dateline, when the text has one.")
     written: SourceWritten | None = Field(default=None, description="With `write=true`: the ids written.")
