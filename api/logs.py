@@ -209,7 +209,7 @@ def access_log(
     `REQUEST_ID` the middleware set)."""
     if not access.isEnabledFor(logging.INFO):
         return
-    duration_ms = int((time.perf_counter() - started) * 100_000) / 100  # to 10 µs, without round()
+    duration_ms = int((time.perf_counter() - started) * 100_000) / 100  # milliseconds, two decimals, truncated
     sink = _sink
     if sink is not None and sink.access_line(method, path, address, status, duration_ms, key_prefix, request_id):
         return
